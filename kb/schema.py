@@ -1,0 +1,451 @@
+"""The data model (frozen dataclasses) and the one validator.
+
+The same `load_document` checks packaged law files, files given to `kb add`, and documents
+read back from a shared store, so a law means the same thing wherever it comes from.
+Printed numbers stay strings (their digits carry their precision); floats are derived.
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from . import formula as formula_lang
+from .errors import BadFile, KbError
+
+SCHEMA_VERSION = 1
+KINDS = ("loss", "allocation", "downstream", "transfer", "rule", "hyperparameter", "qualitative")
+RELATION_KINDS = ("refits", "supersedes", "disputes", "reconciles", "extends", "reparametrises", "uses")
+CHECK_FUNCTIONS = ("law", "N_opt", "D_opt", "L_opt")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BIBKEY = re.compile(r"^[a-z][a-z0-9_-]*[0-9]{4}[a-z]?$")
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another value the paper prints for the same quantity (inconsistencies are stored, not fixed)."""
+
+    value: str
+    location: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Constant:
+    symbol: str
+    printed: "str | None"  # exactly as printed; None when the paper's value could not be read
+    unit: str
+    location: str
+    uncertainty: str = ""  # as printed ("± 0.02"), or "" when the paper prints none
+    interval: "tuple[str, str] | None" = None
+    interval_note: str = ""
+    verified: bool = True
+    note: str = ""
+    alternatives: "tuple[Alternative, ...]" = ()
+
+    @property
+    def missing(self) -> bool:
+        return self.printed is None
+
+    @property
+    def value(self) -> float:
+        return math.nan if self.printed is None else float(self.printed)
+
+    def __str__(self) -> str:
+        if self.missing:
+            return f"{self.symbol} = (not available) [{self.location}]"
+        unc = f" {self.uncertainty}" if self.uncertainty else ""
+        ci = f" ({self.interval[0]}, {self.interval[1]})" if self.interval else ""
+        unit = f" {self.unit}" if self.unit else ""
+        flag = "" if self.verified else " (unverified)"
+        return f"{self.symbol} = {self.printed}{unc}{ci}{unit} [{self.location}]{flag}"
+
+
+@dataclass(frozen=True)
+class Variable:
+    symbol: str
+    meaning: str
+    unit: str
+    fitted: "tuple[float, float] | None" = None  # validity range in native units; outside warns
+
+    def __str__(self) -> str:
+        rng = f", fitted {self.fitted[0]:.3g} to {self.fitted[1]:.3g}" if self.fitted else ""
+        return f"{self.symbol}: {self.meaning} [{self.unit}{rng}]"
+
+
+@dataclass(frozen=True)
+class Output:
+    symbol: str
+    quantity: str
+    unit: str
+    formula: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A number the paper prints that follows from its own constants; `kb check` reproduces it.
+    `expr` is in the formula language over the law's names plus law(...), N_opt(C), D_opt(C),
+    L_opt(C); all in the law's native units, as the paper prints them."""
+
+    law: str
+    label: str
+    location: str
+    expr: str
+    expect: str
+    abs_tol: "str | None" = None
+    rel_tol: "str | None" = None
+    compare: str = "=="  # or "<=", ">="
+    note: str = ""
+    # a printed number that does NOT follow from the printed constants: run and shown by
+    # `kb check` as a recorded inconsistency, never counted as passed or failed
+    inconsistent: bool = False
+
+    @property
+    def tolerance(self) -> float:
+        """Absolute tolerance: as declared, else half a unit in the last printed digit."""
+        expect = Decimal(self.expect)
+        if self.abs_tol is not None:
+            return float(self.abs_tol)
+        if self.rel_tol is not None:
+            return float(self.rel_tol) * abs(float(expect))
+        return 0.5 * 10.0 ** expect.as_tuple().exponent
+
+
+@dataclass(frozen=True)
+class Relation:
+    source: str  # law id or bibkey that relates
+    kind: str
+    target: str  # law id or bibkey it relates to
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class Law:
+    id: str
+    source: str
+    name: str
+    title: str
+    kind: str
+    predicts: Output
+    formula: str
+    latex: str
+    location: str
+    verified: bool = True
+    tags: "tuple[str, ...]" = ()
+    variables: "tuple[Variable, ...]" = ()
+    constants: "tuple[Constant, ...]" = ()
+    where: "tuple[tuple[str, str], ...]" = ()  # derived names, evaluated in order
+    outputs: "tuple[Output, ...]" = ()  # further outputs evaluated with the main one
+    conditions: "tuple[tuple[str, str], ...]" = ()
+    checks: "tuple[Check, ...]" = ()
+    notes: "tuple[Note, ...]" = ()
+    claims: "tuple[Note, ...]" = ()  # qualitative statements
+    aliases: "tuple[str, ...]" = ()
+    origin: str = "published"
+
+    def constant(self, symbol: str) -> Constant:
+        return next(c for c in self.constants if c.symbol == symbol)
+
+    def variable(self, symbol: str) -> Variable:
+        return next(v for v in self.variables if v.symbol == symbol)
+
+    @property
+    def missing_constants(self) -> "list[str]":
+        return [c.symbol for c in self.constants if c.missing]
+
+    @property
+    def condition(self) -> dict:
+        return dict(self.conditions)
+
+
+@dataclass(frozen=True)
+class Source:
+    bibkey: str
+    short: str
+    title: str
+    authors: "tuple[str, ...]"
+    year: int
+    arxiv: str = ""
+    url: str = ""
+    venue: str = ""
+    verified: bool = True
+    headline_loss: str = ""  # law id
+    headline_allocation: "dict[str, str]" = field(default_factory=dict)  # {"N": id, "D": id} or {"loss": id}
+    notes: "tuple[Note, ...]" = ()
+    inconsistencies: "tuple[Note, ...]" = ()
+    relations: "tuple[Relation, ...]" = ()
+    origin: str = "published"
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+class _Doc:
+    """A view of one TOML table that knows where it is, for one-line error messages."""
+
+    def __init__(self, data, where: str):
+        if not isinstance(data, dict):
+            raise BadFile(f"{where}: expected a table, got {type(data).__name__}")
+        self.data, self.where, self.used = data, where, set()
+
+    def get(self, key, default=None, kind=None, required=False):
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise BadFile(f"{self.where}: missing required field '{key}'")
+            return default
+        value = self.data[key]
+        if kind is not None and not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise BadFile(f"{self.where}: field '{key}' must be {names}, not {type(value).__name__}")
+        return value
+
+    def text(self, key, default="", required=False) -> str:
+        return self.get(key, default, str, required)
+
+    def sub(self, key, required=False) -> "_Doc":
+        return _Doc(self.get(key, {}, dict, required), f"{self.where}.{key}")
+
+    def done(self):
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise BadFile(f"{self.where}: unknown field '{extra[0]}'")
+
+
+def _printed(value, where: str) -> str:
+    """A printed number as a string with its digits; TOML numbers arrive as Decimal or int."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
+        raise BadFile(f"{where}: expected a number written as a string, like \"0.34\"")
+    text = str(value).strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise BadFile(f"{where}: '{text}' is not a number") from None
+    if not number.is_finite():
+        raise BadFile(f"{where}: '{text}' is not a finite number")
+    return text
+
+
+def _ident(name, where: str, reserved=(*formula_lang.FUNCTIONS, *CHECK_FUNCTIONS)) -> str:
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise BadFile(f"{where}: '{name}' is not a valid name (letters, digits, _; not starting with a digit)")
+    if name in reserved:
+        raise BadFile(f"{where}: '{name}' is reserved for a function")
+    return name
+
+
+def _notes(items, where: str) -> "tuple[Note, ...]":
+    out = []
+    for i, item in enumerate(items or ()):
+        if isinstance(item, str):
+            out.append(Note(item))
+        else:
+            d = _Doc(item, f"{where}[{i}]")
+            out.append(Note(d.text("text", required=True), d.text("location")))
+            d.done()
+    return tuple(out)
+
+
+def load_document(data: dict, where: str, origin: str = "published") -> "tuple[Source, list[Law]]":
+    """Validate one law file (already parsed TOML, floats as Decimal). Raises BadFile."""
+    doc = _Doc(data, where)
+    schema = doc.get("schema", required=True)
+    if schema != SCHEMA_VERSION:
+        raise BadFile(f"{where}: schema {schema} is not supported (this kb reads schema {SCHEMA_VERSION})")
+    src = doc.sub("source", required=True)
+    bibkey = src.text("bibkey", required=True)
+    if not _BIBKEY.match(bibkey):
+        raise BadFile(f"{where}: bibkey '{bibkey}' must be lowercase surname + year, like 'hoffmann2022'")
+    year = src.get("year", required=True, kind=int)
+    headline = src.sub("headline")
+    loss_name = headline.text("loss")
+    alloc = headline.get("allocation", {}, (str, dict))
+    headline.done()
+    relations = []
+    for i, r in enumerate(doc.get("relation", [], list)):
+        rd = _Doc(r, f"{where}.relation[{i}]")
+        kind = rd.text("kind", required=True)
+        if kind not in RELATION_KINDS:
+            raise BadFile(f"{rd.where}: relation kind '{kind}' is not one of {', '.join(RELATION_KINDS)}")
+        frm = rd.text("from", bibkey)
+        relations.append(Relation(frm if "." in frm or frm == bibkey else f"{bibkey}.{frm}", kind,
+                                  rd.text("to", required=True), rd.text("note")))
+        rd.done()
+    authors = src.get("authors", [], list)
+    source_conditions = src.sub("conditions")
+    source_conditions.used.update(source_conditions.data)
+    laws = []
+    law_tables = doc.get("law", [], list)
+    by_name = {}
+    for i, table in enumerate(law_tables):
+        name = table.get("name") if isinstance(table, dict) else None
+        law = _load_law(table, f"{where}: law '{name or i}'", bibkey, source_conditions.data, by_name, origin)
+        if law.name in by_name:
+            raise BadFile(f"{where}: duplicate law id '{law.id}'")
+        by_name[law.name] = law
+        laws.append(law)
+
+    def law_ref(name, what):
+        if name and name not in by_name:
+            raise BadFile(f"{where}: headline {what} '{name}' is not a law in this file")
+        return f"{bibkey}.{name}" if name else ""
+
+    if isinstance(alloc, str):
+        alloc = {"law": alloc} if alloc else {}
+    allocation = {k: law_ref(v, f"allocation.{k}") for k, v in alloc.items() if k in ("law", "N", "D")}
+    if set(alloc) - {"law", "N", "D"}:
+        raise BadFile(f"{where}: headline.allocation takes 'N' and 'D' (or one law name)")
+    source = Source(
+        bibkey=bibkey, short=src.text("short", bibkey), title=src.text("title", required=True),
+        authors=tuple(str(a) for a in authors), year=year, arxiv=src.text("arxiv"), url=src.text("url"),
+        venue=src.text("venue"), verified=src.get("verified", True, bool),
+        headline_loss=law_ref(loss_name, "loss"), headline_allocation=allocation,
+        notes=_notes(src.get("notes", [], list), f"{where}.source.notes"),
+        inconsistencies=_notes(src.get("inconsistencies", [], list), f"{where}.source.inconsistencies"),
+        relations=tuple(relations), origin=origin,
+    )
+    src.used.add("conditions")
+    src.done()
+    doc.used.update({"law", "relation"})
+    doc.done()
+    return source, laws
+
+
+def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
+    d = _Doc(table, where)
+    name = _ident(d.get("name", required=True), f"{where}.name")
+    law_id = f"{bibkey}.{name}"
+    kind = d.text("kind", required=True)
+    if kind not in KINDS:
+        raise BadFile(f"{where}: kind '{kind}' is not one of {', '.join(KINDS)}")
+    verified = d.get("verified", True, bool)
+    p = d.sub("predicts", required=kind != "qualitative")
+    predicts = Output(p.text("symbol", "" if kind == "qualitative" else None, required=kind != "qualitative"),
+                      p.text("quantity"), p.text("unit"))
+    p.done()
+
+    variables = []
+    for sym, vt in d.get("variables", {}, dict).items():
+        vd = _Doc(vt, f"{where}.variables.{sym}")
+        fitted = vd.get("fitted", None, list)
+        if fitted is not None:
+            if len(fitted) != 2:
+                raise BadFile(f"{vd.where}: fitted must be [low, high]")
+            fitted = tuple(float(_printed(x, f"{vd.where}.fitted")) for x in fitted)
+            if not 0 <= fitted[0] <= fitted[1]:
+                raise BadFile(f"{vd.where}: fitted range must be increasing and non-negative")
+        variables.append(Variable(_ident(sym, vd.where), vd.text("meaning", required=True),
+                                  vd.text("unit", required=True), fitted))
+        vd.done()
+
+    constants = []
+    inherit = d.text("constants_from")
+    if inherit:
+        if inherit not in earlier:
+            raise BadFile(f"{where}: constants_from '{inherit}' must name a law earlier in this file")
+        constants.extend(earlier[inherit].constants)
+    for sym, ct in d.get("constants", {}, dict).items():
+        cd = _Doc(ct, f"{where}.constants.{sym}")
+        missing = cd.get("missing", False, bool)
+        printed = None if missing else _printed(cd.get("value", required=True), f"{cd.where}.value")
+        interval = cd.get("interval", None, list)
+        if interval is not None:
+            if len(interval) != 2:
+                raise BadFile(f"{cd.where}: interval must be [low, high] as printed")
+            interval = tuple(_printed(x, f"{cd.where}.interval") for x in interval)
+        alternatives = []
+        for j, alt in enumerate(cd.get("alternatives", [], list)):
+            ad = _Doc(alt, f"{cd.where}.alternatives[{j}]")
+            alternatives.append(Alternative(_printed(ad.get("value", required=True), ad.where),
+                                            ad.text("location", required=True), ad.text("note")))
+            ad.done()
+        location = cd.text("location", required=True)
+        if not location.strip():
+            raise BadFile(f"{cd.where}: location must say where the paper prints it")
+        constants.append(Constant(
+            _ident(sym, cd.where), printed, cd.text("unit"), location, cd.text("uncertainty"),
+            interval, cd.text("interval_note"), cd.get("verified", verified and not missing, bool),
+            cd.text("note"), tuple(alternatives)))
+        cd.done()
+    seen = set()
+    for c in constants + variables:
+        if c.symbol in seen:
+            raise BadFile(f"{where}: the name '{c.symbol}' is defined twice")
+        seen.add(c.symbol)
+
+    where_defs = []
+    for sym, expr in d.get("where", {}, dict).items():
+        _ident(sym, f"{where}.where")
+        if sym in seen:
+            raise BadFile(f"{where}: where-name '{sym}' shadows a constant or variable")
+        formula_lang.parse(expr, seen, what=f"{where}.where.{sym}")
+        where_defs.append((sym, expr))
+        seen.add(sym)
+
+    formula_text = d.text("formula", required=kind != "qualitative")
+    if formula_text:
+        f = formula_lang.parse(formula_text, seen, what=f"{where}.formula")
+        unused = {v.symbol for v in variables} - f.names - {n for _, e in where_defs for n in
+                                                              formula_lang.parse(e, seen).names}
+        if unused:
+            raise BadFile(f"{where}: variable '{sorted(unused)[0]}' is not used by the formula")
+    outputs = []
+    for sym, ot in d.get("outputs", {}, dict).items():
+        od = _Doc(ot, f"{where}.outputs.{sym}")
+        text = od.text("formula", required=True)
+        formula_lang.parse(text, seen, what=f"{od.where}.formula")
+        outputs.append(Output(_ident(sym, od.where, reserved=()), od.text("quantity"), od.text("unit"), text))
+        od.done()
+
+    conditions = dict(source_conditions)
+    conditions.update(d.get("conditions", {}, dict))
+    checks = []
+    for j, ct in enumerate(d.get("check", [], list)):
+        kd = _Doc(ct, f"{where}.check[{j}]")
+        tol = kd.sub("tolerance")
+        check = Check(
+            law=law_id, label=kd.text("label", f"{name}#{j + 1}"), location=kd.text("location", required=True),
+            expr=kd.text("expr", required=True), expect=_printed(kd.get("expect", required=True), f"{kd.where}.expect"),
+            abs_tol=_printed(tol.get("abs"), f"{tol.where}.abs") if "abs" in tol.data else None,
+            rel_tol=_printed(tol.get("rel"), f"{tol.where}.rel") if "rel" in tol.data else None,
+            compare=kd.text("compare", "=="), note=kd.text("note"),
+            inconsistent=kd.get("inconsistent", False, bool))
+        tol.done()
+        kd.done()
+        if check.compare not in ("==", "<=", ">="):
+            raise BadFile(f"{kd.where}: compare must be ==, <= or >=")
+        formula_lang.parse(check.expr, {c.symbol for c in constants} | {s for s, _ in where_defs},
+                           extra_calls=CHECK_FUNCTIONS, what=f"{kd.where}.expr")
+        checks.append(check)
+
+    tags = d.get("tags", [], list)
+    law = Law(
+        id=law_id, source=bibkey, name=name, title=d.text("title", name), kind=kind, predicts=predicts,
+        formula=formula_text or "", latex=d.text("latex"), location=d.text("location", required=True),
+        verified=verified, tags=tuple(str(t) for t in tags), variables=tuple(variables),
+        constants=tuple(constants), where=tuple(where_defs), outputs=tuple(outputs),
+        conditions=tuple((str(k), str(v)) for k, v in conditions.items()), checks=tuple(checks),
+        notes=_notes(d.get("notes", [], list), f"{where}.notes"),
+        claims=_notes(d.get("claims", [], list), f"{where}.claims"),
+        aliases=tuple(_ident(a, f"{where}.aliases", reserved=()) for a in d.get("aliases", [], list)), origin=origin,
+    )
+    d.done()
+    return law
+
+
+def parse_toml(text: str, where: str) -> dict:
+    """TOML with floats as Decimal, so that printed digits survive."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadFile(f"{where}: not valid TOML: {exc}") from None
+    except (RecursionError, KbError) as exc:
+        raise BadFile(f"{where}: not valid TOML: {type(exc).__name__}") from None
