@@ -323,7 +323,8 @@ def _source_optimal(source: Source, compute, catalog) -> Allocation:
             result.loss = native_eval(loss_law, native)[0]
             result.loss_law = loss_law.id
             result.warnings += range_warnings(loss_law, native)
-    result.law = source.bibkey if result.law == "" else result.law
+    result.method = f"{result.method} (headline allocation of {source.bibkey})"
+    result.law = source.bibkey
     return result
 
 

@@ -48,12 +48,17 @@ class Catalog:
         return Catalog({**other.sources, **self.sources}, {**other.laws, **self.laws})
 
 
-def read_file(path: Path, origin: str = "user") -> "tuple[Source, list[Law]]":
+def schema_document(path: Path) -> dict:
+    """The parsed TOML of a law file (floats kept as Decimal strings' digits)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadFile(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8 text'}") from None
-    return load_document(parse_toml(text, str(path)), Path(path).name, origin)
+    return parse_toml(text, str(path))
+
+
+def read_file(path: Path, origin: str = "user") -> "tuple[Source, list[Law]]":
+    return load_document(schema_document(path), Path(path).name, origin)
 
 
 def law_files() -> "list[Path]":

@@ -51,7 +51,7 @@ class SolveError(KbError):
 def closest(given: str, known, n: int = 3) -> "list[str]":
     """The known ids nearest to `given`: close spellings first, then ids sharing its prefix."""
     known = sorted(set(known))
-    hits = difflib.get_close_matches(given, known, n=n, cutoff=0.5)
+    hits = difflib.get_close_matches(given, known, n=n, cutoff=0.6)
     if len(hits) < n:
         low = given.lower()
         for k in known:
@@ -59,4 +59,6 @@ def closest(given: str, known, n: int = 3) -> "list[str]":
                 hits.append(k)
             if len(hits) >= n:
                 break
+    if not hits:  # nothing close: still name the nearest few, so the user sees what exists
+        hits = difflib.get_close_matches(given, known, n=n, cutoff=0.0)
     return hits

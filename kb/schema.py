@@ -319,7 +319,7 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
 
 def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
     d = _Doc(table, where)
-    name = _ident(d.get("name", required=True), f"{where}.name")
+    name = _ident(d.get("name", required=True), f"{where}.name", reserved=())
     law_id = f"{bibkey}.{name}"
     kind = d.text("kind", required=True)
     if kind not in KINDS:

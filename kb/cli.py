@@ -1,0 +1,504 @@
+"""The `kb` command line: parses arguments, calls the library, prints. Nothing else lives here.
+
+Heavy modules (numpy, sqlmodel, jinja2) are imported inside the commands that need them, so
+`kb --help` stays instant. Bad input exits 2 with one line on stderr; `--json` prints one
+JSON document on stdout and nothing else.
+"""
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import KbError
+
+app = typer.Typer(
+    name="kb", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="A knowledge base of published neural scaling laws, and a calculator over it.\n\n"
+         "Numbers are in parameters, tokens and FLOPs (70B, 1.4T, 5.76e23, '6666 PF-days'). "
+         "Every command takes --json. Example: kb compare kaplan2020 hoffmann2022 --html report.html",
+)
+
+JSON_HELP = "Print one JSON document on stdout and nothing else."
+
+
+# ----------------------------------------------------------------------------- output helpers
+
+
+def _clean(obj):
+    """NaN/inf -> null and numpy scalars -> floats, so the output is strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return _clean(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(_clean(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+
+
+def warn(messages) -> None:
+    for m in messages:
+        typer.echo(f"warning: {m}", err=True)
+
+
+def g(value, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return "[" + ", ".join(g(v, digits) for v in value) + "]"
+    return f"{value:.{digits}g}"
+
+
+def table(headers, rows) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write next to the target, then rename: an interrupted run leaves no half-written file."""
+    path = Path(path)
+    if path.is_dir():
+        raise KbError(f"{path} is a directory; give a file name")
+    if not path.parent.exists():
+        raise KbError(f"cannot write {path}: directory {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.kb-tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KbError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def parse_assignments(pairs) -> dict:
+    """['N=70B', 'D=1e12,2e12'] -> {'N': '70B', 'D': array([...])}."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise KbError(f"expected NAME=VALUE, got '{pair}'")
+        name, value = (s.strip() for s in pair.split("=", 1))
+        if not name:
+            raise KbError(f"expected NAME=VALUE, got '{pair}'")
+        if name in out:
+            raise KbError(f"{name} is given twice")
+        if "," in value:
+            import numpy as np
+
+            from .units import parse_number
+
+            parsed = [parse_number(v, what=name) for v in value.split(",") if v.strip()]
+            if len({u for _, u in parsed}) > 1:
+                raise KbError(f"{name}: give all values in one unit")
+            unit = parsed[0][1]
+            if unit:
+                from .units import UNITS, dimension, USER_UNIT
+
+                out[name] = np.array([v * UNITS[unit][1] for v, _ in parsed])  # to the user's unit
+                USER_UNIT[dimension(unit)]
+            else:
+                out[name] = np.array([v for v, _ in parsed])
+        else:
+            out[name] = value
+    return out
+
+
+@app.callback()
+def _root(
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: KB_DATABASE_URL, else a SQLite file in your data directory)."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+):
+    if version:
+        typer.echo(f"scaling-kb {__version__}")
+        raise typer.Exit(0)
+    if db:
+        os.environ["KB_DATABASE_URL"] = db
+
+
+# ----------------------------------------------------------------------------- browse
+
+
+@app.command("list")
+def list_(
+    kind: Optional[str] = typer.Option(None, help="loss, allocation, downstream, transfer, rule, hyperparameter, qualitative."),
+    tag: Optional[str] = typer.Option(None, help="Only laws with this tag (e.g. chinchilla)."),
+    source: Optional[str] = typer.Option(None, help="Only laws of this source (bibkey)."),
+    year: Optional[int] = typer.Option(None, help="Only sources of this year."),
+    verified: Optional[bool] = typer.Option(None, "--verified/--unverified", help="Only laws (not) verified in the paper."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """List the laws in the store (published and your own)."""
+    from .schema import KINDS
+    from .store import Store
+
+    if kind and kind not in KINDS:
+        from .errors import UnknownId
+
+        raise UnknownId("kind", kind, KINDS)
+    store = Store()
+    ids = store.query(kind=kind, tag=tag, source=source, year=year, verified=verified)
+    cat = store_catalog(store)
+    laws = [cat.laws[i] for i in ids]
+    if as_json:
+        emit_json({"count": len(laws), "sources": sorted({law.source for law in laws}),
+                   "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
+                             "verified": law.verified, "origin": law.origin, "location": law.location} for law in laws]})
+        return
+    if not laws:
+        typer.echo("no laws match")
+        return
+    typer.echo(table(["id", "kind", "title", "verified"],
+                     [[law.id, law.kind, law.title, "yes" if law.verified else "no"] for law in laws]))
+    typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources")
+
+
+def store_catalog(store):
+    from .catalog import published
+
+    return published().merged(store.user_catalog())
+
+
+@app.command()
+def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann2022.approach3) or a source bibkey (kaplan2020)."),
+         as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Show a law (form, constants with locations, conditions, checks) or a source."""
+    from . import views
+    from .lookup import catalog_for, resolve
+
+    target = resolve(ident)
+    cat = catalog_for(ident)
+    if hasattr(target, "formula"):
+        source = cat.sources[target.source]
+        data = views.law_json(target, source)
+        data["related_from"] = [views.relation_json(r) for r in views.incoming_relations(cat, target.id)]
+        if as_json:
+            return emit_json(data)
+        typer.echo(f"{target.id}: {target.title}  [{target.kind}{'' if target.verified else ', UNVERIFIED'}]")
+        typer.echo(f"source: {source.short} ({source.bibkey}, {source.year}); {target.location}")
+        if target.formula:
+            typer.echo(f"\n  {target.predicts.symbol} = {target.formula}    [{target.predicts.unit}: {target.predicts.quantity}]")
+        for name, expr in target.where:
+            typer.echo(f"  where {name} = {expr}")
+        for out in target.outputs:
+            typer.echo(f"  also {out.symbol} = {out.formula}    [{out.unit}]")
+        if target.variables:
+            typer.echo("\nvariables:")
+            for v in target.variables:
+                typer.echo(f"  {v}")
+        if target.constants:
+            typer.echo("\nconstants (as printed):")
+            for c in target.constants:
+                typer.echo(f"  {c}")
+                for a in c.alternatives:
+                    typer.echo(f"      also printed: {a.value} [{a.location}]{'; ' + a.note if a.note else ''}")
+        for claim in target.claims:
+            typer.echo(f"  claim: {claim.text} [{claim.location}]")
+        typer.echo("\nconditions:")
+        for k, v in target.conditions:
+            typer.echo(f"  {k}: {v}")
+        for n in target.notes:
+            typer.echo(f"note: {n.text}{' [' + n.location + ']' if n.location else ''}")
+        for r in data["relations"] + data["related_from"]:
+            typer.echo(f"relation: {r['from']} {r['kind']} {r['to']}{': ' + r['note'] if r['note'] else ''}")
+        if target.checks:
+            typer.echo(f"\nchecks: {len(target.checks)} (run `kb check {target.id}`)")
+        return
+    laws = cat.laws_of(target.bibkey)
+    incoming = views.incoming_relations(cat, target.bibkey)
+    data = views.source_json(target, laws, incoming)
+    if as_json:
+        return emit_json(data)
+    typer.echo(f"{target.bibkey}: {target.short}, \"{target.title}\" ({target.year}){'' if target.verified else '  [UNVERIFIED parts]'}")
+    typer.echo(", ".join(target.authors))
+    if target.url:
+        typer.echo(target.url)
+    typer.echo(f"headline loss: {target.headline_loss or '—'}; allocation: "
+               f"{', '.join(f'{k}={v}' for k, v in target.headline_allocation.items()) or '—'}")
+    typer.echo("\nlaws:")
+    typer.echo(table(["id", "kind", "title"], [[law.id, law.kind, law.title] for law in laws]))
+    for r in target.relations + tuple(incoming):
+        typer.echo(f"relation: {r.source} {r.kind} {r.target}{': ' + r.note if r.note else ''}")
+    for n in target.inconsistencies:
+        typer.echo(f"inconsistency: {n.text} [{n.location}]")
+
+
+@app.command()
+def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
+           as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Find laws by text, symbol, quantity, kind, dataset or author."""
+    from .store import Store
+
+    if not text.strip():
+        raise KbError("search needs some text")
+    store = Store()
+    ids = store.query(text_=text)
+    cat = store_catalog(store)
+    if as_json:
+        return emit_json({"query": text, "count": len(ids),
+                          "laws": [{"id": i, "title": cat.laws[i].title, "kind": cat.laws[i].kind} for i in ids]})
+    if not ids:
+        typer.echo(f"nothing matches '{text}'")
+        return
+    typer.echo(table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids]))
+
+
+# ----------------------------------------------------------------------------- calculate
+
+
+@app.command("eval")
+def eval_(
+    ident: str = typer.Argument(..., metavar="LAW", help="Law id, e.g. hoffmann2022.approach3."),
+    assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs, e.g. N=70B D=1.4T (comma lists evaluate a sweep)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Evaluate a law at given inputs (warns outside the fitted range)."""
+    from . import calc
+    from .lookup import law
+
+    target = law(ident)
+    result = calc.evaluate(target, parse_assignments(assignments))
+    if as_json:
+        return emit_json(result.as_json())
+    out = result.output
+    typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
+    for a in result.also:
+        typer.echo(f"{a['symbol']} = {g(a['value'])} {a['unit']}")
+    warn(result.warnings)
+
+
+@app.command()
+def optimal(
+    ident: str = typer.Argument(..., metavar="LAW|SOURCE", help="A loss law of N and D, an allocation law, or a source."),
+    more: Optional[List[str]] = typer.Argument(None, metavar="[C...]", help="Further budgets after --compute."),
+    compute: List[str] = typer.Option(..., "--compute", "-c", help="Training compute in FLOPs (5.76e23, '6666 PF-days'); repeat or list more."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Compute-optimal model size N and tokens D for budgets C (C = 6ND)."""
+    from . import calc
+    from .lookup import catalog_for, resolve
+
+    budgets = calc.parse_budgets([c for item in list(compute) + list(more or []) for c in item.split(",") if c.strip()])
+    target = resolve(ident)
+    result = calc.optimal(target, budgets, catalog_for(ident))
+    data = result.as_json()
+    data["law"] = ident
+    if as_json:
+        return emit_json(data)
+    typer.echo(f"{ident}: {result.method}" + (f"; loss from {result.loss_law}" if result.loss_law else ""))
+    typer.echo(table(["C (FLOP)", "N_opt", "D_opt", "D/N", "loss"],
+                     [[g(r["compute"], 3), g(r["N"]), g(r["D"]), g(r["tokens_per_param"], 3), g(r["loss"])]
+                      for r in data["results"]]))
+    warn(result.warnings)
+
+
+@app.command()
+def inverse(
+    ident: str = typer.Argument(..., metavar="LAW", help="Law id."),
+    assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs held fixed."),
+    target: str = typer.Option(..., "--target", "-t", help="The value of the law's output to reach (e.g. a loss of 2.0)."),
+    solve_for: Optional[str] = typer.Option(None, "--solve-for", help="The variable to solve for (default: the one not given; C for a loss law with nothing given)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """What compute (or N, or D) reaches a target? With nothing given, a loss law of N and D is solved for the compute whose optimal allocation reaches the target."""
+    from . import calc
+    from .lookup import law
+
+    result = calc.inverse(law(ident), target, parse_assignments(assignments), solve_for)
+    if as_json:
+        return emit_json(result)
+    s = result["solved"]
+    typer.echo(f"{s['symbol']} = {g(s['value'])} {s['unit']} reaches {result['target']['symbol']} = {target}")
+    if "optimum" in result:
+        o = result["optimum"]
+        typer.echo(f"  at the optimum: N = {g(o['N'])}, D = {g(o['D'])}, D/N = {g(o['tokens_per_param'], 3)}")
+    warn(result["warnings"])
+
+
+@app.command()
+def compare(
+    idents: List[str] = typer.Argument(..., metavar="ID ID...", help="Two or more law ids or sources."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
+    md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown report to this file."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss at 1e19..1e26 FLOP."""
+    from . import compare as compare_mod
+    from .lookup import full_catalog, catalog_for, resolve
+
+    cat = catalog_for(idents[0])
+    if not all(cat.has(i) for i in idents):
+        cat = full_catalog()
+    targets = [resolve(i) for i in idents]
+    if templates is not None and not templates.is_dir():
+        raise KbError(f"--templates {templates}: not a directory")
+    result = compare_mod.compare(targets, cat)
+    for path, fmt in ((html, "html"), (md, "md")):
+        if path is not None:
+            write_atomically(path, compare_mod.document(result, fmt, templates))
+    if as_json:
+        return emit_json(result)
+    for path in (html, md):
+        if path is not None:
+            typer.echo(f"wrote {path}", err=True)
+    print_comparison(result)
+
+
+def print_comparison(result: dict) -> None:
+    for law in result["laws"]:
+        typer.echo(f"== {law['id']}: {law['title']} [{law['kind']}]")
+        if law["formula"]:
+            typer.echo(f"   {law['predicts']['symbol']} = {law['formula']}")
+        for sym, c in law["constants"].items():
+            value = "not available" if c["missing"] else c["value"]
+            typer.echo(f"   {sym} = {value} {c['unit'] or ''}  [{c['location']}]{'' if c['verified'] else ' (unverified)'}")
+    typer.echo("\nCaveats (not directly comparable):")
+    for c in result["caveats"]:
+        typer.echo(f" - {c}")
+    preds = [p for p in result["predictions"] if p["available"]]
+    for p in result["predictions"]:
+        if not p["available"]:
+            typer.echo(f"\n{p['label']}: no allocation ({p['reason']})")
+    if not preds:
+        return
+    headers = ["C (FLOP)"] + [f"N_opt {p['id']}" for p in preds] + [f"D_opt {p['id']}" for p in preds]
+    headers += [f"loss {p['id']}" for p in preds]
+    rows = []
+    for i, c in enumerate(result["budgets"]):
+        row = [g(c, 3)] + [g(p["results"][i]["N"], 3) for p in preds] + [g(p["results"][i]["D"], 3) for p in preds]
+        rows.append(row + [g(p["results"][i]["loss"]) for p in preds])
+    typer.echo("\nCompute-optimal allocation:")
+    typer.echo(table(headers, rows))
+    for ratio in result["ratios"]:
+        typer.echo(f"\nRatio {ratio['numerator']} / {ratio['denominator']}:")
+        typer.echo(table(["C (FLOP)", "N ratio", "D ratio", "loss ratio"],
+                         [[g(r["compute"], 3), g(r["N"], 3), g(r["D"], 3), g(r["loss"], 3)] for r in ratio["rows"]]))
+
+
+@app.command()
+def check(
+    idents: Optional[List[str]] = typer.Argument(None, metavar="[ID...]", help="Only these laws or sources (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every check, not only failures."),
+):
+    """Reproduce every number the papers print that follows from their own constants.
+
+    Exits 1 when any check fails. Printed numbers that do not follow (recorded inconsistencies) are listed apart."""
+    from . import check as check_mod
+    from .lookup import full_catalog, resolve
+
+    cat = full_catalog()
+    laws = list(cat.laws.values())
+    if idents:
+        chosen = set()
+        for ident in idents:
+            target = resolve(ident)
+            chosen |= {target.id} if hasattr(target, "formula") else {law.id for law in cat.laws_of(target.bibkey)}
+        laws = [law for law in laws if law.id in chosen]
+    summary = check_mod.summary(check_mod.run_all(laws))
+    if as_json:
+        emit_json(summary)
+    else:
+        for c in summary["checks"]:
+            if verbose or not c["ok"]:
+                status = "ok  " if c["ok"] else "FAIL"
+                typer.echo(f"{status} {c['law']} {c['label']}: expected {c['expected']} got {g(c['got'], 6)} "
+                           f"(±{g(c['tolerance'], 2)}) [{c['location']}]{' ' + c['error'] if c['error'] else ''}")
+        if summary["inconsistencies"]:
+            typer.echo(f"\nRecorded inconsistencies (printed numbers that do not follow from the printed constants):")
+            for c in summary["inconsistencies"]:
+                typer.echo(f"  {c['law']} {c['label']}: printed {c['expected']}, constants give {g(c['got'], 6)} "
+                           f"[{c['location']}] {c['note'] or ''}")
+        typer.echo(f"\n{summary['passed']} passed, {summary['failed']} failed")
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def cite(
+    ident: str = typer.Argument(..., metavar="ID", help="A source bibkey or a law id."),
+    fmt: str = typer.Option("bibtex", "--format", "-f", help="bibtex, text or markdown."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Print the reference of a source (from references.bib)."""
+    from . import cite as cite_mod
+
+    if fmt not in ("bibtex", "text", "markdown"):
+        raise KbError(f"unknown format '{fmt}'; use bibtex, text or markdown")
+    key = ident.split(".")[0]
+    if key not in cite_mod.keys():
+        from .lookup import resolve
+
+        resolve(ident)  # unknown ids get the closest ones
+        raise KbError(f"'{key}' has no entry in references.bib")
+    if fmt == "bibtex":
+        out = cite_mod.bibtex(key)
+    elif fmt == "text":
+        out = cite_mod.text(key)
+    else:
+        ref = cite_mod.reference(key)
+        links = " ".join(f"[{link['label']}]({link['url']})" for link in ref["links"])
+        out = f"{', '.join(ref['authors'])} ({ref['year']}). *{ref['title']}*. {ref['venue']}. {links}".replace(" . ", " ")
+    if as_json:
+        return emit_json({"key": key, "format": fmt, "citation": out, "reference": cite_mod.reference(key)})
+    typer.echo(out)
+
+
+@app.command()
+def add(
+    path: Path = typer.Argument(..., metavar="FILE.toml", help="A law file in the format of laws/*.toml."),
+    replace: bool = typer.Option(False, "--replace", help="Replace your earlier version of this source."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Add your own law file to the store (validated like the published ones)."""
+    from .store import Store
+
+    source, laws = Store().add_file(path, replace=replace)
+    if as_json:
+        return emit_json({"added": source.bibkey, "laws": [law.id for law in laws]})
+    typer.echo(f"added {source.bibkey}: {', '.join(law.id for law in laws)}")
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main(argv=None) -> None:
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    from typer.exceptions import Abort, Exit
+
+    try:
+        code = app(args=argv, prog_name="kb", standalone_mode=False)
+    except KbError as exc:
+        typer.echo(f"kb: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except NoArgsIsHelpError as exc:
+        typer.echo(exc.format_message(), err=True)  # bare `kb`: the help, and status 2
+        sys.exit(2)
+    except ClickException as exc:
+        typer.echo(f"kb: error: {' '.join(exc.format_message().split())} (see kb --help)", err=True)
+        sys.exit(2)
+    except Exit as exc:
+        sys.exit(exc.exit_code)
+    except Abort:
+        typer.echo("kb: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("kb: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,471 @@
+"""Fit forms for `kb fit`, written as data in the formula language.
+
+A form is a formula over variables (data columns) and parameters, plus what a fitter needs:
+bounds, which parameters are best searched on a log scale, which enter linearly (the
+amplitudes that variable projection solves exactly for given exponents), a coarse start
+grid over the others, and derived quantities (allocation exponents, N_opt at a budget).
+
+Derivatives are not written by hand: `Form.derivatives()` differentiates the formula
+symbolically (first and second order) and compiles the results with the same safe
+formula language, so a new form needs no new code. No paper's fitted constants appear
+here; start grids and bounds are generic search ranges.
+"""
+
+import ast
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from . import formula as formula_lang
+from .errors import KbError, UnknownId
+
+# helper calls available to derivative formulas (not to law files): step functions
+# that arise when differentiating min, max and abs; their own derivatives are zero.
+HELPERS = ("_lt", "_sign")
+
+
+def helper_env():
+    import numpy as np
+
+    return {"_lt": lambda a, b: (np.asarray(a) < np.asarray(b)).astype(float), "_sign": np.sign}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    lo: float
+    hi: float
+    log: bool = False  # search log(p) instead of p (positive scale constants)
+    start: "tuple[float, ...]" = ()  # coarse start grid (not used for linear amplitudes)
+    linear: bool = False  # the model is linear in it: solved exactly on the start grid
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    title: str
+    formula: str
+    variables: "tuple[str, ...]"
+    params: "tuple[Param, ...]"
+    target: str = "loss"  # the measured column the formula predicts
+    predicts: "tuple[str, str, str]" = ("L", "final loss", "nats/token")
+    kind: str = "loss"
+    latex: str = ""
+    where: "tuple[tuple[str, str], ...]" = ()  # named sub-expressions, evaluated in order
+    derived: "tuple[tuple[str, str], ...]" = ()  # over params and the budget C
+    optimum: "tuple[str, str] | None" = None  # derived names of N_opt, D_opt at the budget
+    source: str = ""  # bibkey of the paper that introduced the form
+    note: str = ""
+
+    @property
+    def names(self) -> "tuple[str, ...]":
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def inlined(self) -> str:
+        """The formula with the `where` names substituted, as one expression."""
+        return _inline(self.formula, self.where, set(self.variables) | set(self.names))
+
+    def compiled(self):
+        return _compiled(self)
+
+    def derivatives(self, free: "tuple[str, ...]", second: bool = True):
+        """Compiled first (and second) derivatives of the formula by the `free` parameters:
+        ({p: f}, {(p, q): f}) with p <= q in the order of `free`."""
+        return _derivatives(self, tuple(free), second)
+
+
+# ----------------------------------------------------------------------------- the forms
+
+_EXP = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.3)
+_EXP_FINE = tuple(round(0.04 + 0.04 * i, 2) for i in range(30))  # 0.04 .. 1.2
+
+_ALLOCATION = (
+    ("a", "beta / (alpha + beta)"),
+    ("b", "alpha / (alpha + beta)"),
+    ("G", "(alpha * A / (beta * B))**(1 / (alpha + beta))"),
+    ("N_opt", "G * (C / 6)**a"),
+    ("D_opt", "(C / 6)**b / G"),
+    ("tokens_per_param", "D_opt / N_opt"),
+    ("L_opt", "E + A / N_opt**alpha + B / D_opt**beta"),
+)
+
+FORMS: "dict[str, Form]" = {}
+
+
+def _add(form: Form) -> Form:
+    FORMS[form.name] = form
+    return form
+
+
+_add(Form(
+    name="chinchilla",
+    title="Chinchilla parametric loss (Approach 3)",
+    formula="E + A / N**alpha + B / D**beta",
+    latex=r"L(N, D) = E + \frac{A}{N^{\alpha}} + \frac{B}{D^{\beta}}",
+    variables=("N", "D"),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-4, 1e15, log=True, linear=True, unit="nats/token * params^alpha"),
+        Param("B", 1e-4, 1e15, log=True, linear=True, unit="nats/token * tokens^beta"),
+        Param("alpha", 1e-3, 3.0, start=_EXP_FINE),
+        Param("beta", 1e-3, 3.0, start=_EXP_FINE),
+    ),
+    derived=_ALLOCATION,
+    optimum=("N_opt", "D_opt"),
+    source="hoffmann2022",
+    note="Compute-optimal allocation under C = 6ND in closed form (Hoffmann et al. eq 4).",
+))
+
+_add(Form(
+    name="kaplan",
+    title="Kaplan L(N, D)",
+    formula="((N_c / N)**(alpha_N / alpha_D) + D_c / D)**alpha_D",
+    latex=r"L(N,D) = \left[\left(\frac{N_c}{N}\right)^{\alpha_N/\alpha_D} + \frac{D_c}{D}\right]^{\alpha_D}",
+    variables=("N", "D"),
+    params=(
+        Param("N_c", 1e3, 1e25, log=True, start=(1e9, 1e11, 1e13, 1e15, 1e17), unit="params"),
+        Param("D_c", 1e3, 1e25, log=True, start=(1e9, 1e11, 1e13, 1e15, 1e17), unit="tokens"),
+        Param("alpha_N", 1e-3, 2.0, start=(0.03, 0.07, 0.15, 0.3, 0.6)),
+        Param("alpha_D", 1e-3, 2.0, start=(0.03, 0.07, 0.15, 0.3, 0.6)),
+    ),
+    source="kaplan2020",
+    note="No irreducible term: the loss goes to 0 as N, D grow.",
+))
+
+_add(Form(
+    name="power",
+    title="Single power law",
+    formula="A / X**alpha",
+    latex=r"L(X) = \frac{A}{X^{\alpha}}",
+    variables=("X",),
+    params=(
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 1e-4, 5.0, start=_EXP_FINE),
+    ),
+))
+
+_add(Form(
+    name="power_offset",
+    title="Power law with an irreducible term",
+    formula="E + A / X**alpha",
+    latex=r"L(X) = E + \frac{A}{X^{\alpha}}",
+    variables=("X",),
+    params=(
+        Param("E", 1e-6, 100.0, log=True, linear=True),
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 1e-4, 5.0, start=_EXP_FINE),
+    ),
+))
+
+_add(Form(
+    name="isik_bleu",
+    title="Isik et al. log-law for translation scores",
+    formula="(log(A * D**alpha))**beta",
+    latex=r"f(D_p) = \left(\log(A\,D_p^{\alpha})\right)^{\beta}",
+    variables=("D",),
+    target="score",
+    predicts=("f", "downstream score (BLEU or COMET)", ""),
+    kind="downstream",
+    params=(
+        Param("A", 1e-30, 1e30, log=True, start=(1e-6, 1e-3, 1.0, 1e3)),
+        Param("alpha", 1e-4, 5.0, start=(0.05, 0.1, 0.2, 0.5, 1.0)),
+        Param("beta", 1e-3, 10.0, start=(0.5, 1.0, 1.5, 2.0, 3.0)),
+    ),
+    source="isik2024",
+    note="D is pretraining tokens; the log base is not stated in the paper (natural log here).",
+))
+
+_add(Form(
+    name="isik_ce",
+    title="Isik et al. downstream cross-entropy law",
+    formula="E + A / D**alpha",
+    latex=r"L(D_p) = E + \frac{A}{D_p^{\alpha}}",
+    variables=("D",),
+    kind="downstream",
+    predicts=("L", "downstream cross-entropy after finetuning", "nats/token"),
+    params=(
+        Param("E", 1e-6, 100.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 1e-4, 5.0, start=_EXP_FINE),
+    ),
+    source="isik2024",
+))
+
+_add(Form(
+    name="muennighoff",
+    title="Muennighoff et al. data-constrained loss",
+    formula="E + A / N_eff**alpha + B / D_eff**beta",
+    latex=r"L = E + \frac{A}{N'^{\alpha}} + \frac{B}{D'^{\beta}}",
+    variables=("N", "D", "U_D"),
+    where=(
+        ("G", "(alpha * A / (beta * B))**(1 / (alpha + beta))"),
+        ("U_N", "min((U_D * G)**(beta / alpha) * G, N)"),
+        ("R_N", "max(N / U_N - 1, 0)"),
+        ("R_D", "D / U_D - 1"),
+        ("N_eff", "U_N + U_N * R_N_star * (1 - exp(-R_N / R_N_star))"),
+        ("D_eff", "U_D + U_D * R_D_star * (1 - exp(-R_D / R_D_star))"),
+    ),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-2, 1e15, log=True, start=(1e2, 1e3)),
+        Param("B", 1e-2, 1e15, log=True, start=(1e2, 1e3)),
+        Param("alpha", 1e-2, 2.0, start=(0.2, 0.35, 0.5)),
+        Param("beta", 1e-2, 2.0, start=(0.2, 0.35, 0.5)),
+        Param("R_N_star", 1e-2, 1e4, log=True, start=(2.0, 5.0, 20.0)),
+        Param("R_D_star", 1e-2, 1e4, log=True, start=(2.0, 5.0, 20.0)),
+    ),
+    source="muennighoff2023",
+    note="U_D: unique tokens; repeated data and excess parameters decay with R_D_star, R_N_star. "
+         "The paper fits only R_N_star and R_D_star with the others frozen: pass fixed=.",
+))
+
+
+def get(name: str) -> Form:
+    if isinstance(name, Form):
+        return name
+    if name not in FORMS:
+        raise UnknownId("fit form", str(name), list(FORMS))
+    return FORMS[name]
+
+
+# ----------------------------------------------------------------------------- symbolic calculus
+# Expressions as tuples: ("num", v) ("var", name) ("+", a, b) ("-", a, b) ("*", a, b)
+# ("/", a, b) ("**", a, b) ("neg", a) ("call", fname, (args...))
+
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def _to_tree(node):
+    if isinstance(node, ast.Expression):
+        return _to_tree(node.body)
+    if isinstance(node, ast.Constant):
+        return ("num", float(node.value))
+    if isinstance(node, ast.Name):
+        return ("var", node.id)
+    if isinstance(node, ast.BinOp):
+        return (_OPS[type(node.op)], _to_tree(node.left), _to_tree(node.right))
+    if isinstance(node, ast.UnaryOp):
+        inner = _to_tree(node.operand)
+        return _neg(inner) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.Call):
+        return ("call", node.func.id, tuple(_to_tree(a) for a in node.args))
+    raise KbError(f"cannot differentiate {type(node).__name__}")  # parse() already rejected it
+
+
+def parse_tree(text: str, names):
+    formula_lang.parse(text, names, extra_calls=HELPERS)  # the safety check
+    return _to_tree(ast.parse(text.strip(), mode="eval"))
+
+
+def _num(v):
+    return ("num", float(v))
+
+
+def _isnum(e, v=None):
+    return e[0] == "num" and (v is None or e[1] == v)
+
+
+def _add_(a, b):
+    if _isnum(a, 0.0):
+        return b
+    if _isnum(b, 0.0):
+        return a
+    if _isnum(a) and _isnum(b):
+        return _num(a[1] + b[1])
+    return ("+", a, b)
+
+
+def _sub(a, b):
+    if _isnum(b, 0.0):
+        return a
+    if _isnum(a, 0.0):
+        return _neg(b)
+    if _isnum(a) and _isnum(b):
+        return _num(a[1] - b[1])
+    return ("-", a, b)
+
+
+def _mul(a, b):
+    if _isnum(a, 0.0) or _isnum(b, 0.0):
+        return _num(0.0)
+    if _isnum(a, 1.0):
+        return b
+    if _isnum(b, 1.0):
+        return a
+    if _isnum(a) and _isnum(b):
+        return _num(a[1] * b[1])
+    return ("*", a, b)
+
+
+def _div(a, b):
+    if _isnum(a, 0.0):
+        return _num(0.0)
+    if _isnum(b, 1.0):
+        return a
+    return ("/", a, b)
+
+
+def _pow(a, b):
+    if _isnum(b, 1.0):
+        return a
+    if _isnum(b, 0.0):
+        return _num(1.0)
+    return ("**", a, b)
+
+
+def _neg(a):
+    if _isnum(a):
+        return _num(-a[1])
+    if a[0] == "neg":
+        return a[1]
+    return ("neg", a)
+
+
+def _call(f, *args):
+    return ("call", f, tuple(args))
+
+
+@lru_cache(maxsize=None)
+def _free(e) -> frozenset:
+    if e[0] == "num":
+        return frozenset()
+    if e[0] == "var":
+        return frozenset([e[1]])
+    if e[0] == "call":
+        return frozenset().union(*(_free(a) for a in e[2]))
+    return frozenset().union(*(_free(a) for a in e[1:]))
+
+
+@lru_cache(maxsize=None)
+def diff(e, x):
+    """d e / d x, symbolically."""
+    if x not in _free(e):
+        return _num(0.0)
+    op = e[0]
+    if op == "var":
+        return _num(1.0)
+    if op == "neg":
+        return _neg(diff(e[1], x))
+    if op in "+-":
+        a, b = diff(e[1], x), diff(e[2], x)
+        return _add_(a, b) if op == "+" else _sub(a, b)
+    if op == "*":
+        return _add_(_mul(diff(e[1], x), e[2]), _mul(e[1], diff(e[2], x)))
+    if op == "/":
+        u, v = e[1], e[2]
+        du, dv = diff(u, x), diff(v, x)
+        if _isnum(dv, 0.0):
+            return _div(du, v)
+        return _sub(_div(du, v), _div(_mul(u, dv), _mul(v, v)))
+    if op == "**":
+        u, v = e[1], e[2]
+        du, dv = diff(u, x), diff(v, x)
+        if _isnum(dv, 0.0):  # u**c
+            return _mul(_mul(v, _pow(u, _sub(v, _num(1.0)))), du)
+        if _isnum(du, 0.0):  # c**v
+            return _mul(_mul(e, _call("log", u)), dv)
+        return _mul(e, _add_(_mul(dv, _call("log", u)), _div(_mul(v, du), u)))
+    if op == "call":
+        f, args = e[1], e[2]
+        if f in HELPERS:
+            return _num(0.0)
+        a = args[0]
+        da = diff(a, x)
+        if f in ("log", "ln"):
+            return _div(da, a)
+        if f == "log10":
+            return _div(da, _mul(a, _num(math.log(10.0))))
+        if f == "log2":
+            return _div(da, _mul(a, _num(math.log(2.0))))
+        if f == "exp":
+            return _mul(e, da)
+        if f == "sqrt":
+            return _div(da, _mul(_num(2.0), e))
+        if f == "tanh":
+            return _mul(_sub(_num(1.0), _mul(e, e)), da)
+        if f == "abs":
+            return _mul(_call("_sign", a), da)
+        if f in ("min", "max"):
+            b = args[1]
+            db = diff(b, x)
+            lt = _call("_lt", a, b)
+            first, second = (da, db) if f == "min" else (db, da)
+            return _add_(_mul(lt, first), _mul(_sub(_num(1.0), lt), second))
+    raise KbError(f"cannot differentiate '{op}'")
+
+
+def substitute(e, defs: dict):
+    if e[0] == "var":
+        return defs.get(e[1], e)
+    if e[0] == "num":
+        return e
+    if e[0] == "call":
+        return ("call", e[1], tuple(substitute(a, defs) for a in e[2]))
+    return (e[0], *(substitute(a, defs) for a in e[1:]))
+
+
+def to_text(e) -> str:
+    op = e[0]
+    if op == "num":
+        return repr(e[1]) if e[1] >= 0 else f"({e[1]!r})"
+    if op == "var":
+        return e[1]
+    if op == "neg":
+        return f"(-{to_text(e[1])})"
+    if op == "call":
+        return f"{e[1]}({', '.join(to_text(a) for a in e[2])})"
+    return f"({to_text(e[1])} {op} {to_text(e[2])})"
+
+
+def _inline_tree(form: Form):
+    names = set(form.variables) | set(form.names)
+    defs = {}
+    for name, text in form.where:
+        defs[name] = substitute(parse_tree(text, names | set(defs)), defs)
+    return substitute(parse_tree(form.formula, names | set(defs)), defs)
+
+
+def _inline(text, where, names):
+    defs = {}
+    for name, t in where:
+        defs[name] = substitute(parse_tree(t, set(names) | set(defs)), defs)
+    return to_text(substitute(parse_tree(text, set(names) | set(defs)), defs))
+
+
+@lru_cache(maxsize=None)
+def _compiled(form: Form):
+    names = set(form.variables) | set(form.names)
+    return formula_lang.parse(to_text(_inline_tree(form)), names, extra_calls=HELPERS,
+                              what=f"form {form.name}")
+
+
+@lru_cache(maxsize=None)
+def _derivatives(form: Form, free, second):
+    names = set(form.variables) | set(form.names)
+    tree = _inline_tree(form)
+
+    def comp(e, what):
+        return formula_lang.parse(to_text(e), names, extra_calls=HELPERS, what=what)
+
+    d1 = {p: diff(tree, p) for p in free}
+    first = {p: comp(d1[p], f"d/d{p}") for p in free}
+    hess = {}
+    if second:
+        for i, p in enumerate(free):
+            for q in free[i:]:
+                hess[(p, q)] = comp(diff(d1[p], q), f"d2/d{p}d{q}")
+    return first, hess
+
+
+def compile_derived(form: Form):
+    """[(name, Formula)] for the form's derived quantities, over params, C and earlier names."""
+    names = set(form.names) | {"C"}
+    out = []
+    for name, text in form.derived:
+        out.append((name, formula_lang.parse(text, names, what=f"derived {name}")))
+        names.add(name)
+    return out
