@@ -63,8 +63,10 @@ def compiled(law: Law) -> Compiled:
 def constant_env(law: Law) -> dict:
     """Constants and the `where` names that depend on constants only (for checks)."""
     env = {c.symbol: c.value for c in law.constants if not c.missing}
+    names = {c.symbol for c in law.constants} | {v.symbol for v in law.variables}
     for name, text in law.where:
-        f = formula_lang.parse(text, set(env) | {v.symbol for v in law.variables})
+        f = formula_lang.parse(text, names)
+        names.add(name)
         if f.names <= set(env):
             env[name] = f(env)
     return env

@@ -292,6 +292,7 @@ def optimal(
     from .lookup import catalog_for, resolve
 
     budgets = calc.parse_budgets([c for item in list(compute) + list(more or []) for c in item.split(",") if c.strip()])
+    budgets.sort()  # --compute values and trailing ones arrive separately; report them in order
     target = resolve(ident)
     result = calc.optimal(target, budgets, catalog_for(ident))
     data = result.as_json()

@@ -135,7 +135,7 @@ def resolve(rows, variables, target="loss", columns=None, where="data"):
     columns = dict(columns or {})
     data, mapping = {}, {}
     wanted = list(variables) + [target]
-    if "X" in variables and "X" not in columns:  # a one-column power law: which column?
+    if "X" in variables and "X" not in columns and "X" not in table:  # a one-column power law: which column?
         present = [r for r in ("N", "D", "C") if _find_column(table, r, columns, where)]
         if len(present) != 1:
             raise BadFile(f"{where}: a one-variable form needs its column named (columns={{'X': ...}}); "
@@ -212,12 +212,12 @@ class _Problem:
         self.env0.update(self.fixed)
         self.env0.update(forms_mod.helper_env())
         self.f = form.compiled()
-        self._d1 = self._d2 = None
+        self._prog = None
 
-    def derivs(self):
-        if self._d1 is None:
-            self._d1, self._d2 = self.form.derivatives(tuple(self.names))
-        return self._d1, self._d2
+    def program(self):
+        if self._prog is None:
+            self._prog = self.form.program(tuple(self.names), 2)
+        return self._prog
 
     def natural(self, theta):
         theta = np.atleast_2d(theta)
@@ -251,7 +251,12 @@ class _Problem:
         theta = np.atleast_2d(theta)
         B, p = theta.shape
         env, nat = self.env(theta)
-        F = np.broadcast_to(self.f(env), (B, self.n))
+        if order:
+            prog = self.program()
+            env = prog.run(env)
+            F = np.broadcast_to(env[prog.value], (B, self.n))
+        else:
+            F = np.broadcast_to(self.f(env), (B, self.n))
         with np.errstate(all="ignore"):
             bad = ~np.isfinite(F).all(axis=1)
             if self.uselog:
@@ -266,11 +271,11 @@ class _Problem:
         obj = np.where(bad, np.inf, obj)
         if order == 0:
             return obj
-        d1, d2 = self.derivs()
         s = np.where(self.islog, nat, 1.0)  # d p / d theta
         dF = np.empty((B, self.n, p))
         for k, name in enumerate(self.names):
-            dF[:, :, k] = np.broadcast_to(d1[name](env), (B, self.n)) * s[:, k:k + 1]
+            key = prog.d1[name]
+            dF[:, :, k] = np.broadcast_to(env[key], (B, self.n)) * s[:, k:k + 1] if key else 0.0
         with np.errstate(all="ignore"):
             dr = dF / F[:, :, None] if self.uselog else dF
             dr = np.where(np.isfinite(dr), dr, 0.0)
@@ -285,7 +290,9 @@ class _Problem:
             for k, pk in enumerate(self.names):
                 for l in range(k, p):
                     pl = self.names[l]
-                    term = np.broadcast_to(d2[(pk, pl)](env), (B, self.n)) * (s[:, k:k + 1] * s[:, l:l + 1])
+                    key = prog.d2[(pk, pl)]
+                    term = (np.broadcast_to(env[key], (B, self.n)) * (s[:, k:k + 1] * s[:, l:l + 1])
+                            if key else np.zeros((B, self.n)))
                     if k == l and self.islog[k]:
                         term = term + dF[:, :, k]
                     v = np.nansum(b * term / denom, axis=1)
@@ -407,9 +414,10 @@ def _newton(prob, theta0, w, maxiter=300):
 
 
 def _gtol(f, prob):
-    # the gradient of a sum of n terms of size ~f/n: tolerate 1e-6 of the objective per unit
-    # parameter change (parameters are O(1) on their search scale), plus round-off
-    return 1e-6 * np.abs(f) + 1e-12 * prob.n * (HUBER_DELTA ** 2 if prob.objective != "mse" else 1.0)
+    # 1e-6 of the objective per unit change of a parameter on its search scale (O(1)), or
+    # the round-off floor of a sum of n residual terms (reached by noise-free data)
+    floor = 1e-13 * prob.n * (1.0 if prob.uselog else float(np.abs(prob.y).mean()) ** 2)
+    return 1e-6 * np.abs(f) + floor
 
 
 # ----------------------------------------------------------------------------- fitting

@@ -13,7 +13,7 @@ here; start grids and bounds are generic search ranges.
 
 import ast
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from . import formula as formula_lang
@@ -65,17 +65,24 @@ class Form:
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
 
-    def inlined(self) -> str:
-        """The formula with the `where` names substituted, as one expression."""
-        return _inline(self.formula, self.where, set(self.variables) | set(self.names))
+    def compiled(self) -> "Program":
+        """A callable over an env of variables and parameters: the form's value."""
+        return _program(self, (), 0)
 
-    def compiled(self):
-        return _compiled(self)
+    def program(self, free: "tuple[str, ...]", order: int = 2) -> "Program":
+        """The value with its first (order >= 1) and second (order 2) derivatives by `free`,
+        as one straight-line program: each `where` name and each derivative is a step."""
+        return _program(self, tuple(free), order)
 
     def derivatives(self, free: "tuple[str, ...]", second: bool = True):
-        """Compiled first (and second) derivatives of the formula by the `free` parameters:
-        ({p: f}, {(p, q): f}) with p <= q in the order of `free`."""
-        return _derivatives(self, tuple(free), second)
+        """({p: callable}, {(p, q): callable}) for p before q in `free` (for tests and tools;
+        fitting runs `program` once instead)."""
+        prog = self.program(tuple(free), 2 if second else 1)
+
+        def out(name):
+            return lambda env: prog.run(env)[name] if name else 0.0
+
+        return ({p: out(n) for p, n in prog.d1.items()}, {k: out(n) for k, n in prog.d2.items()})
 
 
 # ----------------------------------------------------------------------------- the forms
@@ -421,44 +428,74 @@ def to_text(e) -> str:
     return f"({to_text(e[1])} {op} {to_text(e[2])})"
 
 
-def _inline_tree(form: Form):
-    names = set(form.variables) | set(form.names)
-    defs = {}
-    for name, text in form.where:
-        defs[name] = substitute(parse_tree(text, names | set(defs)), defs)
-    return substitute(parse_tree(form.formula, names | set(defs)), defs)
+class Program:
+    """Straight-line code: [(name, Formula)] run in order over an env; `value`, `d1[p]`,
+    `d2[(p, q)]` name the results (absent derivative names are identically zero)."""
 
+    def __init__(self, steps, value, d1, d2):
+        self.steps, self.value, self.d1, self.d2 = steps, value, d1, d2
 
-def _inline(text, where, names):
-    defs = {}
-    for name, t in where:
-        defs[name] = substitute(parse_tree(t, set(names) | set(defs)), defs)
-    return to_text(substitute(parse_tree(text, set(names) | set(defs)), defs))
+    def run(self, env: dict) -> dict:
+        env = dict(env)
+        for name, f in self.steps:
+            env[name] = f(env)
+        return env
 
-
-@lru_cache(maxsize=None)
-def _compiled(form: Form):
-    names = set(form.variables) | set(form.names)
-    return formula_lang.parse(to_text(_inline_tree(form)), names, extra_calls=HELPERS,
-                              what=f"form {form.name}")
+    def __call__(self, env: dict):
+        return self.run(env)[self.value]
 
 
 @lru_cache(maxsize=None)
-def _derivatives(form: Form, free, second):
-    names = set(form.variables) | set(form.names)
-    tree = _inline_tree(form)
+def _program(form: Form, free, order) -> Program:
+    """Forward-mode symbolic differentiation through the `where` chain: every intermediate
+    w gets steps w, _d_w__p and _d2_w__p__q, each a short formula over earlier steps."""
+    known = set(form.variables) | set(form.names)
+    trees = []  # (name, tree)
+    dname = {}  # (name, q) -> name of d name / d q
 
-    def comp(e, what):
-        return formula_lang.parse(to_text(e), names, extra_calls=HELPERS, what=what)
+    def total(e, q):
+        out = diff(e, q)
+        for v in sorted(_free(e)):
+            if (v, q) in dname:
+                out = _add_(out, _mul(diff(e, v), ("var", dname[(v, q)])))
+        return out
 
-    d1 = {p: diff(tree, p) for p in free}
-    first = {p: comp(d1[p], f"d/d{p}") for p in free}
-    hess = {}
-    if second:
+    defs = list(form.where) + [("_F", form.formula)]
+    for w, text in defs:
+        tree = parse_tree(text, known | {n for n, _ in trees})
+        trees.append((w, tree))
+        if order >= 1:
+            firsts = {}
+            for p in free:
+                t = total(tree, p)
+                if not _isnum(t, 0.0):
+                    firsts[p] = (f"_d_{w}__{p}", t)
+            for p, (name, t) in firsts.items():
+                trees.append((name, t))
+                dname[(w, p)] = name
+            if order >= 2:
+                for i, p in enumerate(free):
+                    if p not in firsts:
+                        continue
+                    dp_name, dp_tree = firsts[p]
+                    for q in free[i:]:
+                        t = total(dp_tree, q)
+                        if not _isnum(t, 0.0):
+                            name = f"_d2_{w}__{p}__{q}"
+                            trees.append((name, t))
+                            dname[(dp_name, q)] = name
+    steps, names = [], set(known)
+    for name, tree in trees:
+        steps.append((name, formula_lang.parse(to_text(tree), names, extra_calls=HELPERS,
+                                               what=f"form {form.name}, step {name}")))
+        names.add(name)
+    d1 = {p: dname.get(("_F", p)) for p in free} if order >= 1 else {}
+    d2 = {}
+    if order >= 2:
         for i, p in enumerate(free):
             for q in free[i:]:
-                hess[(p, q)] = comp(diff(d1[p], q), f"d2/d{p}d{q}")
-    return first, hess
+                d2[(p, q)] = dname.get((dname.get(("_F", p)), q))
+    return Program(steps, "_F", d1, d2)
 
 
 def compile_derived(form: Form):

@@ -1,0 +1,218 @@
+"""The command line as a user meets it: the installed `kb`, run from another directory."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import KB, ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_eval_chinchilla_at_70B_1_4T(kb):
+    r = kb("eval", "hoffmann2022.approach3", "N=70B", "D=1.4T")
+    assert r.code == 0, r.err
+    assert "L = 1.937 nats/token" in r.out
+    assert "outside the fitted range" in r.err  # 70B is beyond the 16B models fitted
+
+
+def test_eval_json_shape(kb):
+    r = kb("eval", "hoffmann2022.approach3", "N=70e9", "D=1.4T", "--json")
+    data = r.json()
+    assert data["law"] == "hoffmann2022.approach3"
+    assert data["inputs"] == {"N": 70e9, "D": 1.4e12}
+    assert data["output"]["symbol"] == "L" and data["output"]["unit"] == "nats/token"
+    assert abs(data["output"]["value"] - 1.9366) < 1e-4
+    assert len(data["warnings"]) == 2
+    assert r.err == ""
+
+
+def test_eval_sweep(kb):
+    data = kb("eval", "kaplan2020.L_N", "N=1e8,1e9,1e10", "--json").json()
+    assert [round(v, 4) for v in data["output"]["value"]] == [2.8300, 2.3756, 1.9943]  # sheet's reference values
+
+
+def test_optimal_matches_closed_form(kb):
+    data = kb("optimal", "hoffmann2022.approach3", "--compute", "5.76e23", "--json").json()
+    closed = kb("eval", "hoffmann2022.approach3_allocation", "C=5.76e23", "--json").json()
+    row = data["results"][0]
+    assert abs(row["N"] / closed["output"]["value"] - 1) < 1e-6
+    assert abs(row["D"] / closed["also"][0]["value"] - 1) < 1e-6
+    assert set(row) >= {"compute", "N", "D", "loss", "tokens_per_param"}
+    assert abs(row["tokens_per_param"] - row["D"] / row["N"]) < 1e-9
+
+
+def test_optimal_kaplan_uses_table6_with_pf_days(kb):
+    data = kb("optimal", "kaplan2020", "--compute", "5.76e23", "--json").json()
+    row = data["results"][0]
+    assert data["law"] == "kaplan2020"
+    assert abs(row["N"] / (1.3e9 * (5.76e23 / 8.64e19) ** 0.73) - 1) < 1e-12
+    pf = kb("optimal", "kaplan2020", "--compute", "6666.67 PF-days", "--json").json()
+    assert abs(pf["results"][0]["N"] / row["N"] - 1) < 1e-5
+
+
+def test_optimal_many_budgets(kb):
+    data = kb("optimal", "hoffmann2022", "--compute", "1e21", "1e23", "--compute", "1e25", "--json").json()
+    assert [r["compute"] for r in data["results"]] == [1e21, 1e23, 1e25]
+    assert data["results"][0]["N"] < data["results"][1]["N"] < data["results"][2]["N"]
+
+
+def test_inverse(kb):
+    data = kb("inverse", "hoffmann2022.approach3", "--target", "2.0", "--json").json()
+    assert data["solved"]["symbol"] == "C" and 1e22 < data["solved"]["value"] < 1e24
+    assert abs(data["optimum"]["loss"] - 2.0) < 1e-9
+    n = kb("inverse", "kaplan2020.L_N", "--target", "2.3756", "--json").json()
+    assert abs(n["solved"]["value"] / 1e9 - 1) < 1e-3
+
+
+def test_check_passes_everything(kb):
+    r = kb("check", "--json")
+    data = r.json()
+    assert r.code == 0
+    assert data["failed"] == 0 and data["passed"] >= 15
+    assert all(c["ok"] for c in data["checks"])
+    assert any(c["label"] == "H-40B" and not c["ok"] for c in data["inconsistencies"])  # recorded, not hidden
+
+
+def test_compare_headline_report(kb, tmp_path):
+    html, md = tmp_path / "r.html", tmp_path / "r.md"
+    r = kb("compare", "kaplan2020", "hoffmann2022", "--html", html, "--md", md)
+    assert r.code == 0, r.err
+    assert "non-embedding" in r.out and "Ratio kaplan2020 / hoffmann2022" in r.out
+    page = html.read_text()
+    assert page.count("<svg") >= 1 and "<math" in page
+    assert 'id="ref-kaplan2020"' in page and 'id="ref-hoffmann2022"' in page
+    assert "https://arxiv.org/abs/2001.08361" in page and "https://arxiv.org/abs/2203.15556" in page
+    assert "<script" not in page and "<link" not in page and "javascript:" not in page
+    text = md.read_text()
+    assert "| compute (FLOP) |" in text and "Kaplan" in text
+
+
+def test_compare_json_has_grid_and_caveats(kb):
+    data = kb("compare", "kaplan2020", "hoffmann2022", "--json").json()
+    assert data["budgets"] == [10.0 ** k for k in range(19, 27)]
+    assert any("how n is counted" in c.lower() for c in data["caveats"])
+    assert any("PF-days" in c for c in data["caveats"])
+    assert len(data["ratios"][0]["rows"]) == 8
+
+
+def test_show_json_constants_shape(kb):
+    data = kb("show", "hoffmann2022.approach3", "--json").json()
+    assert data["constants"]["alpha"]["value"] == "0.34"
+    assert data["constants"]["E"]["location"] == "App D.2 eq (10)"
+    assert set(data["constants"]["E"]) >= {"value", "uncertainty", "unit", "location"}
+
+
+def test_list_search_cite_add(kb, tmp_path):
+    listed = kb("list", "--json").json()
+    assert listed["count"] >= 13
+    assert "kaplan2020.L_Cmin" in [law["id"] for law in kb("list", "--kind", "loss", "--json").json()["laws"]]
+    assert "hoffmann2022.approach3" in [law["id"] for law in kb("search", "MassiveText", "--json").json()["laws"]]
+    assert "@inproceedings{hoffmann2022" in kb("cite", "hoffmann2022").out
+    assert "Kaplan" in kb("cite", "kaplan2020.L_N", "--format", "text").out
+    mine = tmp_path / "mine.toml"
+    mine.write_text((ROOT / "laws" / "kaplan2020.toml").read_text().replace('bibkey = "kaplan2020"', 'bibkey = "mylab2026"'))
+    added = kb("add", mine, "--json")
+    assert added.code == 0, added.err
+    assert "mylab2026.L_N" in added.json()["laws"]
+    assert kb("eval", "mylab2026.L_N", "N=1e9", "--json").json()["output"]["value"] > 2
+    again = kb("add", mine)
+    assert again.code == 2 and "already in the store" in again.err
+
+
+def _bad(tmp_path):
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text('schema = 1\n[source]\nbibkey = "x2020"\ntitle = "t"\nyear = 2020\n[[law]]\nname = "a"\n'
+                        'kind = "loss"\npredicts = { symbol = "L" }\nformula = "__import__(\'os\')"\nlocation = "p"\n')
+    clash = tmp_path / "clash.toml"
+    clash.write_text((ROOT / "laws" / "isik2024.toml").read_text())
+    return [
+        ("eval", "nope.x", "N=1"),
+        ("eval", "hoffmann2022.aproach3", "N=1", "D=1"),
+        ("eval", "hoffmann2022.approach3", "N=abc", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N=-70B", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N=nan", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N=inf", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N=1e999", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N=70B"),
+        ("eval", "hoffmann2022.approach3", "N=70B", "D=1T", "X=3"),
+        ("eval", "hoffmann2022.approach3", "N=70 tokens", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N70B"),
+        ("eval", "isik2024.bleu", "D_p=1e9"),
+        ("eval", "hoffmann2022", "N=1"),
+        ("optimal", "hoffmann2022.approach3", "--compute", "-1"),
+        ("optimal", "hoffmann2022.approach3", "--compute", "lots"),
+        ("optimal", "kaplan2020.B_crit", "--compute", "1e21"),
+        ("optimal", "nobody2021", "--compute", "1e21"),
+        ("inverse", "hoffmann2022.approach3", "--target", "1.0"),
+        ("inverse", "hoffmann2022.approach3", "--target", "x"),
+        ("show", "kaplan2021"),
+        ("cite", "nobody2020"),
+        ("cite", "hoffmann2022", "--format", "yaml"),
+        ("compare", "kaplan2020"),
+        ("compare", "kaplan2020", "nope"),
+        ("compare", "kaplan2020", "hoffmann2022", "--html", str(tmp_path / "no" / "dir" / "r.html")),
+        ("list", "--kind", "magic"),
+        ("add", str(bad_toml)),
+        ("add", str(clash)),
+        ("add", str(tmp_path / "missing.toml")),
+        ("search", " "),
+        ("--bogus",),
+        ("eval",),
+        ("frobnicate",),
+    ]
+
+
+def test_bad_input_exits_2_with_one_line(kb, tmp_path):
+    for args in _bad(tmp_path):
+        r = kb(*args)
+        assert r.code == 2, (args, r.code, r.err)
+        assert "Traceback" not in r.err and "Traceback" not in r.out, args
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("kb: error:"), (args, r.err)
+
+
+def test_unknown_id_names_the_closest(kb):
+    r = kb("eval", "hoffmann2022.aproach3", "N=1", "D=1")
+    assert "closest: hoffmann2022.approach3" in r.err
+
+
+def test_failed_write_leaves_no_file(kb, tmp_path):
+    target = tmp_path / "r.html"
+    target.mkdir()  # a directory where the file should go
+    r = kb("compare", "kaplan2020", "hoffmann2022", "--html", target)
+    assert r.code == 2
+    assert not list(tmp_path.glob(".*kb-tmp"))
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys\nfrom kb.cli import main\nsys.argv=['kb','--help']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy=[m for m in ('numpy','sqlmodel','sqlalchemy','jinja2','scipy','pybtex') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout
+    assert "HEAVY []" in out
+
+
+def test_show_and_eval_do_not_open_the_store():
+    code = ("import sys\nfrom kb.cli import main\nsys.argv=['kb','eval','hoffmann2022.approach3','N=1e9','D=1e10']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('ORM', 'sqlmodel' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout
+    assert "ORM False" in out
+
+
+def test_every_command_is_documented_in_readme_and_help(kb):
+    commands = re.findall(r"^  (\w+) ", kb("--help").out.split("Commands:")[1], flags=re.M)
+    assert {"list", "show", "eval", "optimal", "inverse", "compare", "check", "cite", "search", "add"} <= set(commands)
+    for command in commands:
+        assert f"kb {command}" in README, f"README does not show `kb {command}`"
+        assert kb(command, "--help").code == 0
+
+
+def test_python_dash_m_kb(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "kb", "eval", "kaplan2020.L_N", "N=1e9"], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "2.376" in r.stdout

@@ -1,0 +1,355 @@
+"""kb.fit and kb.forms on real training-run data (../shared/data; see each folder's README).
+
+Data and papers:
+- epoch-chinchilla: Chinchilla runs digitised by Besiroglu, Erdil, Barnett & You 2024,
+  "Chinchilla Scaling: A replication attempt" (arXiv 2404.10102), from Hoffmann et al. 2022
+  (arXiv 2203.15556) Fig. 4. No licence: read here as test data, never copied into kb/.
+- porian: Porian et al. 2024, "Resolving Discrepancies in Compute-Optimal Scaling of
+  Language Models" (arXiv 2406.19146), MIT.
+- chinchilla-pypi-example: the same points as the `chinchilla` package example (Apache-2.0).
+"""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb import fit as kbfit
+from kb import forms
+from kb.errors import BadFile, KbError
+from kb.schema import load_document
+
+DATA = Path(__file__).parents[2] / "shared" / "data"
+EPOCH = DATA / "epoch-chinchilla" / "svg_extracted_data.csv"
+PORIAN = DATA / "porian"
+
+# Besiroglu et al. 2024, as quoted (epoch-chinchilla/README.md, "value quoted for the paper")
+PUBLISHED = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+
+needs_data = pytest.mark.skipif(not EPOCH.exists(), reason="shared/data is not next to the checkout")
+
+
+def epoch_rows():
+    """The Besiroglu recipe: drop the 5 highest-loss rows (240 points left); D = C/(6N)."""
+    table = kbfit.read_csv(EPOCH)
+    loss = np.array(table["loss"], float)
+    keep = np.sort(np.argsort(loss, kind="stable")[:-5])
+    return {k: [v[i] for i in keep] for k, v in table.items()}
+
+
+@pytest.fixture(scope="module")
+def epoch_fit():
+    return kbfit.fit(epoch_rows(), "chinchilla", objective="huber-log", bootstrap=400, seed=1,
+                     budget=5.76e23)
+
+
+# ----------------------------------------------------------------------------- Approach 3
+
+
+@needs_data
+def test_epoch_refit_matches_besiroglu(epoch_fit):
+    p = epoch_fit["params"]
+    assert epoch_fit["n_points"] == 240
+    # E, alpha, beta are well determined: the README's own grid re-run lands within 0.0015
+    # of the quoted values (alpha 0.3473 vs 0.3478, beta 0.3672 vs 0.3658); 0.005 leaves room
+    # for optimiser differences while still excluding Hoffmann's 0.34 / 0.28 and the MSE
+    # optimum (beta 0.428).
+    for name in ("E", "alpha", "beta"):
+        assert abs(p[name] - PUBLISHED[name]) < 0.005, (name, p[name])
+    # A and B lie along a flat valley (they move by percent for 1e-9 changes in the objective;
+    # the re-run gives A 0.9% and B 2.8% from the quoted values), so they get relative tolerances.
+    for name in ("A", "B"):
+        assert abs(p[name] / PUBLISHED[name] - 1) < 0.05, (name, p[name])
+    # no worse than the README's 4,500-start L-BFGS-B re-run (objective 1.01827e-3, printed to 6 digits)
+    # (printed to 6 digits: allow half a unit in the last digit; bench/fit.py compares in-process)
+    assert epoch_fit["objective_value"] <= 1.018275e-3
+    assert epoch_fit["converged"]
+    assert epoch_fit["starts"]["reached_best"] >= 2
+    # allocation: a = beta/(alpha+beta) = 0.513 (README: +-0.005); at 5.76e23 FLOP the re-run
+    # gives N_opt 7.32e10 and D/N 17.9; 3% covers the flat A/B direction
+    d = epoch_fit["derived"]
+    assert abs(d["a"] - 0.513) < 0.005
+    assert abs(d["N_opt"] / 7.32e10 - 1) < 0.03
+    assert abs(d["tokens_per_param"] / 17.9 - 1) < 0.03
+    # N_opt at the Gopher budget is beyond the largest model: that must be said
+    assert any("N_opt" in w and "outside" in w for w in epoch_fit["warnings"])
+
+
+@needs_data
+def test_epoch_bootstrap_cis_contain_published(epoch_fit):
+    ci = epoch_fit["ci"]
+    for name, value in PUBLISHED.items():
+        lo, hi = ci[name]
+        assert lo < value < hi, (name, lo, hi)
+        assert lo < epoch_fit["params"][name] < hi
+    for name in ("a", "b", "N_opt", "D_opt"):
+        assert name in ci and ci[name][0] < ci[name][1]
+    boot = epoch_fit["bootstrap"]
+    assert boot["draws"] == 400 and boot["converged"] >= 0.95 * 400
+    # the quoted bootstrap SEs: alpha 0.02, beta 0.02, E 0.03; ours should be of that size
+    # (400 draws: within a factor 2)
+    for name, se in (("E", 0.03), ("alpha", 0.02), ("beta", 0.02)):
+        assert se / 2 < boot["se"][name] < se * 2
+    # A and alpha move together along the valley; correlations are a symmetric matrix
+    c = epoch_fit["correlations"]
+    assert c["A"]["alpha"] > 0.9 and c["alpha"]["A"] == pytest.approx(c["A"]["alpha"])
+    json.dumps(epoch_fit, allow_nan=False)  # JSON-able, no NaN
+
+
+@needs_data
+def test_bootstrap_progress_and_seed():
+    rows = epoch_rows()
+    calls = []
+    r1 = kbfit.fit(rows, "chinchilla", bootstrap=50, seed=7, progress=lambda done, total: calls.append((done, total)))
+    r2 = kbfit.fit(rows, "chinchilla", bootstrap=50, seed=7)
+    assert calls[0] == (0, 50) and calls[-1] == (50, 50)
+    assert r1["ci"] == r2["ci"]
+
+
+@needs_data
+def test_objective_choice_moves_beta():
+    """DESIGN.md: on these points the objective moves beta by 0.05+ (log-Huber 0.366, MSE
+    0.428, asymmetric 0.356 on the package's filter); MSE must land far from log-Huber."""
+    rows = epoch_rows()
+    huber = kbfit.fit(rows, "chinchilla")["params"]["beta"]
+    mse = kbfit.fit(rows, "chinchilla", objective="mse")
+    assert mse["converged"]
+    assert abs(mse["params"]["beta"] - 0.428) < 0.01  # DESIGN.md figure, to its 3 digits +- rounding of data
+    assert mse["params"]["beta"] - huber > 0.05
+    asym = kbfit.fit(rows, "chinchilla", objective="asym")
+    # a lower envelope: most points sit on or above the fitted surface
+    f = forms.get("chinchilla").compiled()
+    data, _, _ = kbfit.resolve(rows, ("N", "D"), "loss")
+    pred = f({**data, **asym["params"]})
+    assert np.mean(pred <= data["loss"] * (1 + 1e-3)) > 0.7
+
+
+@needs_data
+def test_fit_csv_and_law_document(tmp_path):
+    result = kbfit.fit_csv(EPOCH, "chinchilla")  # all 245 rows, columns guessed
+    assert result["n_points"] == 245
+    assert result["columns"]["N"] == "Model Size"
+    assert result["data_hash"].startswith("sha256:")
+    doc = kbfit.to_law_document(result, "myruns2026.chinchilla_refit")
+    source, laws = load_document(doc, "fit", origin="user")
+    law = laws[0]
+    assert law.id == "myruns2026.chinchilla_refit" and law.origin == "user"
+    assert f"fit of {EPOCH.name}" in law.location and result["data_hash"] in law.location
+    assert math.isclose(law.constant("alpha").value, result["params"]["alpha"], rel_tol=1e-5)
+    # a fit with a bootstrap carries intervals; a plain name gets a user bibkey
+    boot = kbfit.fit(epoch_rows(), "chinchilla", bootstrap=20)
+    boot["file"] = "runs.csv"
+    _, laws = load_document(kbfit.to_law_document(boot, "mine"), "fit", origin="user")
+    assert laws[0].constant("E").interval is not None
+
+
+@needs_data
+def test_pypi_example_columns_and_units(tmp_path):
+    """Columns C, N, D, loss; values written with suffixes ('70B') read like plain numbers."""
+    table = kbfit.read_csv(DATA / "chinchilla-pypi-example" / "df.csv")
+    with_units = dict(table)
+    with_units["N"] = [f"{float(v) / 1e9!r}B" for v in table["N"]]
+    r1 = kbfit.fit(table, "chinchilla")
+    r2 = kbfit.fit(with_units, "chinchilla")
+    assert r1["params"]["alpha"] == pytest.approx(r2["params"]["alpha"], rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- Approach 2
+
+
+def _porian_configs():
+    keys = ("dataset", "hparams", "warmup", "decay", "param_count", "val", "source_file")
+    with open(PORIAN / "porian_fit_results.csv", newline="") as fh:
+        results = list(csv.DictReader(fh))
+    return keys, results
+
+
+@pytest.mark.skipif(not PORIAN.exists(), reason="shared/data/porian missing")
+def test_approach2_porian_sequence():
+    """Porian et al. Fig. 1 sequence: a of N*(C) ~ C^a from 0.83 (Kaplan-like) to 0.50."""
+    points = kbfit.read_csv(PORIAN / "porian_isoflop_points.csv")
+    keys, results = _porian_configs()
+    # README "Fit to reproduce": RW then OWT2, in the Fig. 1 order
+    sequence = [
+        (("rw", "base", "long", "kaplan", "kaplan"), 0.834),
+        (("rw", "base", "long", "kaplan", "standard"), 0.701),
+        (("rw", "base", "short", "kaplan", "standard"), 0.604),
+        (("rw", "base", "short", "chinchilla", "standard"), 0.571),
+        (("rw", "tuned", "short", "const", "standard"), 0.497),
+        (("owt2", "base", "long", "kaplan", "kaplan"), 0.870),
+        (("owt2", "base", "long", "kaplan", "standard"), 0.700),
+        (("owt2", "base", "short", "kaplan", "standard"), 0.602),
+        (("owt2", "base", "short", "chinchilla", "standard"), 0.569),
+        (("owt2", "tuned", "short", "const", "standard"), 0.518),
+    ]
+    got = []
+    for config, expected in sequence:
+        row = next(r for r in results if tuple(r[k] for k in keys[:5]) == config)
+        sel = [i for i in range(len(points["loss"])) if all(points[k][i] == row[k] for k in keys)]
+        result = kbfit.fit({k: [v[i] for i in sel] for k, v in points.items()}, "chinchilla", approach=2)
+        a = result["params"]["a"]
+        got.append(a)
+        # The authors interpolate and bootstrap before taking each minimum; a plain parabola
+        # through 5 runs moves a by ~0.02 (README). 0.03 is the README's bound for this naive
+        # re-run. Exception: "reproduce Kaplan" (RW) where the README's own naive re-run gives
+        # 0.865 vs 0.834 (0.031) and we give 0.864; it is held to 0.035, and to 0.03 of the
+        # authors' bootstrap median 0.835.
+        tol = 0.035 if config == sequence[0][0] else 0.03
+        assert abs(a - expected) < tol, (config, a, expected)
+        if config == sequence[0][0]:
+            assert abs(a - 0.835) < 0.03
+        assert any("biased" in w for w in result["warnings"])
+        assert result["approach"] == 2 and len(result["derived"]["minima"]) >= 8
+    # the sequence falls monotonically within each dataset, as in Fig. 1
+    assert all(x > y for x, y in zip(got[:5], got[1:5]))
+    assert all(x > y for x, y in zip(got[5:], got[6:]))
+
+
+@pytest.mark.skipif(not PORIAN.exists(), reason="shared/data/porian missing")
+def test_approach2_bootstrap_and_document():
+    points = kbfit.read_csv(PORIAN / "porian_isoflop_points.csv")
+    keys, results = _porian_configs()
+    row = next(r for r in results if (r["dataset"], r["hparams"], r["decay"]) == ("rw", "tuned", "const")
+               and r["param_count"] == "standard")
+    sel = [i for i in range(len(points["loss"])) if all(points[k][i] == row[k] for k in keys)]
+    result = kbfit.fit({k: [v[i] for i in sel] for k, v in points.items()}, "chinchilla", approach=2,
+                       bootstrap=100, seed=3)
+    lo, hi = result["ci"]["a"]
+    assert lo < result["params"]["a"] < hi
+    _, laws = load_document(kbfit.to_law_document(result, "porian2024x.a2"), "fit", origin="user")
+    assert laws[0].kind == "allocation"
+
+
+# ----------------------------------------------------------------------------- bad CSVs
+
+
+def _write(tmp_path, text, name="runs.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"),
+    ("N,D,loss\n", "no data rows"),
+    ("N,tokens_seen_weird,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n", "no column for D"),
+    ("N,D,loss\n1e8,2e9,3.1\n2e8,abc,2.9\n4e8,8e9,2.7\n", "row 2, column 'D'"),
+    ("N,D,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n", "cannot determine 5 parameters"),
+    ("N,D,loss\n1e8,2e9,3.1\n2e8,4e9\n", "line 3"),
+    ("N,D,loss\n1e8,2e9,-3.1\n2e8,4e9,2.9\n", "not positive"),
+])
+def test_bad_csv_raises_badfile(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(BadFile) as err:
+        kbfit.fit_csv(path, "chinchilla")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_and_unknown_form(tmp_path):
+    with pytest.raises(BadFile):
+        kbfit.fit_csv(tmp_path / "nope.csv", "chinchilla")
+    with pytest.raises(KbError, match="closest"):
+        kbfit.fit_csv(_write(tmp_path, "N,D,loss\n1,2,3\n"), "chinchila")
+    with pytest.raises(KbError, match="objective"):
+        kbfit.fit({"N": [1e8] * 6, "D": [1e9] * 6, "loss": [3.0] * 6}, "chinchilla", objective="l1")
+
+
+def test_suffixes_and_int_overflow(tmp_path):
+    """70B-style values; 6*N*D computed in floats (it overflows int64 at these sizes)."""
+    N = [7e7, 3e8, 1e9, 3e9, 7e10, 2e11]
+    rows = []
+    for n in N:
+        for mult in (5, 20, 80):
+            d = n * mult
+            loss = 1.8 + 400 / n**0.34 + 2000 / d**0.37
+            rows.append(f"{n / 1e9:g}B,{int(6 * n * d)},{loss!r}")
+    path = _write(tmp_path, "params,compute,loss\n" + "\n".join(rows) + "\n")
+    r = kbfit.fit_csv(path, "chinchilla")
+    assert r["params"]["alpha"] == pytest.approx(0.34, abs=1e-4)
+    assert r["params"]["beta"] == pytest.approx(0.37, abs=1e-4)
+
+
+# ----------------------------------------------------------------------------- forms
+
+
+def test_symbolic_derivatives_match_finite_differences():
+    rng = np.random.default_rng(0)
+    cases = {
+        "chinchilla": {"E": 1.7, "A": 400.0, "B": 1500.0, "alpha": 0.34, "beta": 0.3},
+        "kaplan": {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095},
+        "isik_bleu": {"A": 0.05, "alpha": 0.3, "beta": 1.5},
+        "muennighoff": {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35,
+                        "R_N_star": 5.3, "R_D_star": 15.4},
+    }
+    for name, params in cases.items():
+        form = forms.get(name)
+        env = {"N": 10 ** rng.uniform(7, 10, 20), "D": 10 ** rng.uniform(9, 12, 20)}
+        env["U_D"] = env["D"] / rng.uniform(1, 30, 20)
+        env["X"] = env["N"]
+        env.update(params)
+        env.update(forms.helper_env())
+        f = form.compiled()
+        first, second = form.derivatives(form.names)
+        for p in form.names:
+            h = 1e-6 * abs(params[p])
+            up, dn = dict(env), dict(env)
+            up[p] += h
+            dn[p] -= h
+            fd = (f(up) - f(dn)) / (2 * h)
+            np.testing.assert_allclose(first[p](env), fd, rtol=1e-5, atol=1e-9 * np.abs(f(env)).max() / abs(params[p]))
+            for q in form.names:
+                key = (p, q) if (p, q) in second else (q, p)
+                fd2 = (first[q](up) - first[q](dn)) / (2 * h)
+                np.testing.assert_allclose(second[key](env), fd2, rtol=1e-4,
+                                           atol=1e-7 * np.abs(f(env)).max() / abs(params[p] * params[q]))
+
+
+@pytest.mark.parametrize("name, truth, fixed", [
+    ("kaplan", {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095}, None),
+    ("power", {"A": 30.0, "alpha": 0.07}, None),
+    ("power_offset", {"E": 1.5, "A": 300.0, "alpha": 0.3}, None),
+    ("isik_bleu", {"A": 0.05, "alpha": 0.3, "beta": 1.5}, None),
+    ("isik_ce", {"E": 0.9, "A": 50.0, "alpha": 0.2}, None),
+    ("muennighoff", {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35,
+                     "R_N_star": 5.3, "R_D_star": 15.4},
+     {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35}),
+])
+def test_every_form_recovers_its_own_parameters(name, truth, fixed):
+    """Noise-free data generated from each form: the fit returns the generating values."""
+    form = forms.get(name)
+    rng = np.random.default_rng(1)
+    n = 60
+    env = {"N": 10 ** rng.uniform(7, 10, n), "D": 10 ** rng.uniform(9, 12, n)}
+    env["U_D"] = env["D"] / rng.uniform(1, 40, n)
+    env["X"] = env["N"]
+    env.update(truth)
+    env.update(forms.helper_env())
+    y = form.compiled()(env)
+    rows = {v: env[v] for v in form.variables}
+    rows[form.target] = y
+    r = kbfit.fit(rows, name, fixed=fixed)
+    assert r["converged"], r["warnings"]
+    for p, v in truth.items():
+        assert r["params"][p] == pytest.approx(v, rel=1e-3), (p, r["params"][p])
+    doc = kbfit.to_law_document(r, f"synthetic2026.{name}")
+    load_document(doc, "fit", origin="user")
+
+
+def test_forms_are_data():
+    for form in forms.FORMS.values():
+        assert isinstance(form.formula, str)
+        for p in form.params:
+            assert p.lo < p.hi and all(p.lo <= s <= p.hi for s in p.start)
+            assert p.linear or p.start or len(form.params) == 1
+
+
+def test_few_scales_warning():
+    n = np.array([1e8, 1e8, 1e9, 1e9] * 3)
+    d = np.array([2e9, 2e10, 2e10, 2e11, 5e9, 5e10] * 2)
+    loss = 1.8 + 400 / n**0.34 + 2000 / d**0.37
+    r = kbfit.fit({"N": n, "D": d, "loss": loss}, "chinchilla")
+    assert any(w.startswith("N has only 2 distinct scales") for w in r["warnings"])
