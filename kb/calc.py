@@ -172,32 +172,50 @@ def _jsonable(v):
 # ----------------------------------------------------------------------------- optimum under C = 6ND
 
 
-def loss_over_ND(law: Law) -> bool:
-    return (law.kind == "loss" and len(law.variables) == 2
-            and variable_of(law, "params") is not None and variable_of(law, "tokens") is not None)
+def nd_variables(law: Law):
+    """The law's model-size and training-token variables (N, D), or (None, None). With several
+    token variables (Muennighoff's D and unique tokens U), the one named D is the training data."""
+    def pick(dim, name):
+        found = [v for v in law.variables if units.dimension(v.unit) == dim]
+        named = [v for v in found if v.symbol == name]
+        return named[0] if named else (found[0] if len(found) == 1 else None)
+
+    return pick("params", "N"), pick("tokens", "D")
+
+
+def loss_over_ND(law: Law, fixed=()) -> bool:
+    """A loss law of N and D, once the variables in `fixed` are held (e.g. unique tokens U)."""
+    n_var, d_var = nd_variables(law)
+    return (law.kind == "loss" and n_var is not None and d_var is not None
+            and {v.symbol for v in law.variables} == {n_var.symbol, d_var.symbol, *fixed})
 
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
-def native_optimum(law: Law, compute, iterations: int = 64):
+def native_optimum(law: Law, compute, iterations: int = 64, fixed: "dict | None" = None):
     """Minimise the loss law L(N, D) on C = 6ND for every budget (FLOPs; vectorised).
 
     Golden-section search over x = log N on [log 1, log(C/6)] (at least one parameter and one
     token): the loss along the budget line is unimodal in log N for every published form.
     64 iterations shrink a bracket of width <= 140 below 1e-11, i.e. N to ~1e-8 relative,
     the limit set by double-precision loss values near a flat minimum.
+    `fixed` holds the law's other variables (native units), e.g. Muennighoff's unique tokens U.
     Returns (N, D, L) in the law's native units."""
-    if not loss_over_ND(law):
+    fixed = dict(fixed or {})
+    if not loss_over_ND(law, fixed):
+        others = [v.symbol for v in law.variables if v.symbol not in ("N", "D", *fixed)]
+        if others and law.kind == "loss" and all(nd_variables(law)):
+            raise KbError(f"{law.id} also depends on {', '.join(others)}: give it (e.g. --given {others[0]}=...)")
         raise KbError(f"{law.id} is not a loss law of N and D, so it has no compute-optimal allocation of its own")
     c = compiled(law)
-    n_var, d_var = variable_of(law, "params"), variable_of(law, "tokens")
+    n_var, d_var = nd_variables(law)
     n_f, d_f = units.UNITS[n_var.unit][1], units.UNITS[d_var.unit][1]
     budget = np.asarray(compute, dtype=float) / COMPUTE_PER_PARAM_TOKEN  # N * D in user units
 
     def loss(x):
         n = np.exp(x)
-        return c.main(c.env({n_var.symbol: n / n_f, d_var.symbol: budget / n / d_f}))
+        return c.main(c.env({**fixed, n_var.symbol: n / n_f, d_var.symbol: budget / n / d_f}))
 
     lo = np.zeros_like(budget)
     hi = np.log(np.maximum(budget, 1.0))
@@ -255,22 +273,42 @@ def parse_budgets(values) -> np.ndarray:
     return np.array(budgets, dtype=float)
 
 
-def optimal(target: "Law | Source", compute, catalog) -> Allocation:
+def optimal(target: "Law | Source", compute, catalog, given: "dict | None" = None) -> Allocation:
     """Compute-optimal N and D (user units) at each budget (FLOPs) for a loss law, an
-    allocation law, or a source (its headline allocation)."""
+    allocation law, or a source (its headline allocation). `given`: the loss law's other
+    variables held fixed, in user units (e.g. {"U": "100B"} unique tokens for Muennighoff)."""
     compute = np.atleast_1d(np.asarray(compute, dtype=float))
     if isinstance(target, Source):
+        if given:
+            raise KbError("--given applies to a law id, not to a source")
         return _source_optimal(target, compute, catalog)
     law = target
-    if loss_over_ND(law):
-        n, d, loss = native_optimum(law, compute)
-        n_u, d_u = _user(n, law, "params"), _user(d, law, "tokens")
-        alloc = Allocation(law.id, "numeric minimum of the loss on C = 6ND", compute, n_u, d_u, loss, law.id)
-        alloc.warnings += range_warnings(law, {variable_of(law, "params").symbol: n, variable_of(law, "tokens").symbol: d})
+    if law.kind == "loss" and all(nd_variables(law)):
+        fixed = _fixed_inputs(law, given or {})
+        n, d, loss = native_optimum(law, compute, fixed=fixed)
+        n_var, d_var = nd_variables(law)
+        n_u, d_u = units.from_native(n, n_var.unit)[0], units.from_native(d, d_var.unit)[0]
+        held = "".join(f", {k} = {units.from_native(v, law.variable(k).unit)[0]:.4g} held fixed" for k, v in fixed.items())
+        alloc = Allocation(law.id, f"numeric minimum of the loss on C = 6ND{held}", compute, n_u, d_u, loss, law.id)
+        alloc.warnings += range_warnings(law, {n_var.symbol: n, d_var.symbol: d, **fixed})
         return alloc
+    if given:
+        raise KbError(f"{law.id}: --given applies only to loss laws of N and D")
     if law.kind == "allocation":
         return _allocation_law(law, None, compute)
     raise KbError(f"{law.id} is a {law.kind} law; 'optimal' needs a loss law of N and D, an allocation law or a source")
+
+
+def _fixed_inputs(law: Law, given: dict) -> dict:
+    n_var, d_var = nd_variables(law)
+    others = {v.symbol for v in law.variables} - {n_var.symbol, d_var.symbol}
+    unknown = set(given) - others
+    if unknown:
+        raise KbError(f"{law.id}: '{sorted(unknown)[0]}' cannot be held fixed; its other variables: {', '.join(sorted(others)) or 'none'}")
+    if not given:
+        return {}
+    sub = Law(**{**law.__dict__, "variables": tuple(v for v in law.variables if v.symbol in given)})
+    return parse_inputs(sub, given)[0]
 
 
 def _user(native, law, dim):

@@ -285,16 +285,24 @@ def optimal(
     ident: str = typer.Argument(..., metavar="LAW|SOURCE", help="A loss law of N and D, an allocation law, or a source."),
     more: Optional[List[str]] = typer.Argument(None, metavar="[C...]", help="Further budgets after --compute."),
     compute: List[str] = typer.Option(..., "--compute", "-c", help="Training compute in FLOPs (5.76e23, '6666 PF-days'); repeat or list more."),
+    given: Optional[List[str]] = typer.Option(None, "--given", "-g", metavar="NAME=VALUE", help="Hold another variable of the loss law fixed (repeatable)."),
+    unique_tokens: Optional[str] = typer.Option(None, "--unique-tokens", "-U", help="Unique tokens available (data-constrained laws with a variable U, e.g. muennighoff2023.data_constrained)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Compute-optimal model size N and tokens D for budgets C (C = 6ND)."""
+    """Compute-optimal model size N and tokens D for budgets C (C = 6ND).
+
+    For a data-constrained loss law, --unique-tokens U finds the optimum when only U unique
+    tokens exist (D above U means repeated epochs)."""
     from . import calc
     from .lookup import catalog_for, resolve
 
     budgets = calc.parse_budgets([c for item in list(compute) + list(more or []) for c in item.split(",") if c.strip()])
     budgets.sort()  # --compute values and trailing ones arrive separately; report them in order
     target = resolve(ident)
-    result = calc.optimal(target, budgets, catalog_for(ident))
+    held = parse_assignments(given)
+    if unique_tokens is not None:
+        held["U"] = unique_tokens
+    result = calc.optimal(target, budgets, catalog_for(ident), held or None)
     data = result.as_json()
     data["law"] = ident
     if as_json:

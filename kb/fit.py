@@ -23,6 +23,7 @@ numpy only at import; scipy is not needed.
 import csv
 import hashlib
 import math
+import warnings as _warnings
 from pathlib import Path
 
 import numpy as np
@@ -644,11 +645,11 @@ def _budgets(C, tol_decades=0.05):
     lc = np.log10(C)
     order = np.argsort(lc)
     labels = np.empty(len(C), dtype=int)
-    current, start = 0, lc[order[0]]
-    for i in order:
-        if lc[i] - start > tol_decades:
+    current, prev = 0, lc[order[0]]
+    for i in order:  # a new budget wherever sorted values jump by more than the tolerance
+        if lc[i] - prev > tol_decades:
             current += 1
-            start = lc[i]
+        prev = lc[i]
         labels[i] = current
     return labels
 
@@ -675,7 +676,9 @@ def _isoflop_minima(logN, loss, labels, C, k, skipped=None):
             continue
         x, yv = logN[use], loss[use]
         xm = x.mean()
-        c2, c1, c0 = np.polyfit(x - xm, yv, 2)
+        with _warnings.catch_warnings():  # resampled budgets may repeat a run: still a fit
+            _warnings.simplefilter("ignore")
+            c2, c1, c0 = np.polyfit(x - xm, yv, 2)
         if not c2 > 0:
             continue
         xv = -c1 / (2 * c2)

@@ -216,3 +216,17 @@ def test_python_dash_m_kb(tmp_path):
     r = subprocess.run([sys.executable, "-m", "kb", "eval", "kaplan2020.L_N", "N=1e9"], capture_output=True,
                        text=True, cwd=tmp_path)
     assert r.returncode == 0 and "2.376" in r.stdout
+
+
+def test_data_constrained_optimum(kb):
+    # Muennighoff's own example (App "C4 Scaling Coefficients"): at 5.76e23 the C4 fit gives 70.0B / 1.37T
+    plain = kb("optimal", "muennighoff2023.c4_fit", "--compute", "5.76e23", "--json").json()["results"][0]
+    assert abs(plain["N"] / 70.0e9 - 1) < 0.005 and abs(plain["D"] / 1.37e12 - 1) < 0.005
+    # with ample unique data, the data-constrained law has the same optimum (its R_D = 0)
+    ample = kb("optimal", "muennighoff2023.data_constrained", "--compute", "5.76e23", "--unique-tokens", "1e15",
+               "--json").json()["results"][0]
+    assert abs(ample["N"] / plain["N"] - 1) < 1e-6
+    # with 100B unique tokens the data repeats, and the best reachable loss is worse
+    scarce = kb("optimal", "muennighoff2023.data_constrained", "--compute", "5.76e23", "-U", "100B",
+                "--json").json()["results"][0]
+    assert scarce["loss"] > ample["loss"] and scarce["D"] > 100e9
