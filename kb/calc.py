@@ -430,3 +430,63 @@ def _bisect(f, lo: float, hi: float, fail: str, iterations: int = 200) -> float:
         if hi - lo < 1e-13:
             break
     return (lo + hi) / 2
+
+
+# ----------------------------------------------------------------------------- inference-aware optimum
+
+
+def inference_optimal(law: Law, target_loss: float, inference_tokens: float) -> dict:
+    """Sardana et al.'s question for any loss law L(N, D): the model that reaches `target_loss`
+    with the least training + inference compute, 6 N D_train + 2 N D_inference (FLOPs),
+    against the training-only compute optimum that reaches the same loss."""
+    if not loss_over_ND(law):
+        raise KbError(f"{law.id} is not a loss law of N and D")
+    if not (math.isfinite(target_loss) and math.isfinite(inference_tokens)) or inference_tokens < 0:
+        raise BadNumber("target loss and inference tokens must be finite, inference tokens >= 0")
+    c = compiled(law)
+    n_var, d_var = nd_variables(law)
+    n_f, d_f = units.UNITS[n_var.unit][1], units.UNITS[d_var.unit][1]
+
+    def tokens_needed(log_n):
+        """D_train reaching the target for each N (vectorised bisection in log D; inf if none)."""
+        n = np.exp(log_n)
+        lo, hi = np.zeros_like(n), np.full_like(n, 150.0)
+
+        def loss(log_d):
+            return c.main(c.env({n_var.symbol: n / n_f, d_var.symbol: np.exp(log_d) / d_f}))
+
+        reachable = loss(hi) < target_loss
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            above = loss(mid) > target_loss
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        return np.where(reachable, np.exp(hi), np.inf), n
+
+    def total(log_n):
+        d, n = tokens_needed(log_n)
+        return 6 * n * d + 2 * n * inference_tokens, n, d
+
+    grid = np.linspace(0.0, 80.0, 1601)  # N from 1 to e^80 parameters, log-spaced
+    cost, _, _ = total(grid)
+    if not np.any(np.isfinite(cost)):
+        raise SolveError(f"{law.id}: no model size reaches loss {target_loss:g}")
+    i = int(np.argmin(cost))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    for _ in range(60):  # golden section inside the best grid cell's neighbourhood
+        a, b = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+        if total(np.array([a]))[0][0] <= total(np.array([b]))[0][0]:
+            hi = b
+        else:
+            lo = a
+    best, n, d = total(np.array([(lo + hi) / 2]))
+    reference = _compute_for_loss(law, target_loss)["optimum"]
+    ref_total = 6 * reference["N"] * reference["D"] + 2 * reference["N"] * inference_tokens
+    return {
+        "law": law.id, "target_loss": target_loss, "inference_tokens": inference_tokens,
+        "optimum": {"N": float(n[0]), "D_train": float(d[0]), "train_flops": float(6 * n[0] * d[0]),
+                    "total_flops": float(best[0])},
+        "compute_optimal_reference": {"N": reference["N"], "D_train": reference["D"],
+                                      "total_flops": ref_total},
+        "saving": (ref_total - float(best[0])) / ref_total,
+        "warnings": range_warnings(law, {n_var.symbol: n / n_f, d_var.symbol: d / d_f}),
+    }

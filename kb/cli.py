@@ -338,6 +338,30 @@ def inverse(
 
 
 @app.command()
+def inference(
+    ident: str = typer.Argument(..., metavar="LAW", help="A loss law of N and D."),
+    target: str = typer.Option(..., "--target-loss", "-t", help="The loss the model must reach."),
+    tokens: str = typer.Option(..., "--inference-tokens", "-i", help="Tokens the model will process in inference over its lifetime (2N FLOPs each)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Inference-aware optimum (Sardana et al.): the model reaching a loss with the least training + inference compute."""
+    from . import calc
+    from .lookup import law
+    from .units import parse_number
+
+    result = calc.inference_optimal(law(ident), parse_number(target, "target loss")[0],
+                                    parse_number(tokens, "inference tokens")[0])
+    if as_json:
+        return emit_json(result)
+    o, r = result["optimum"], result["compute_optimal_reference"]
+    typer.echo(table(["", "N", "training tokens", "total FLOPs"],
+                     [["inference-aware", g(o["N"]), g(o["D_train"]), g(o["total_flops"])],
+                      ["compute-optimal (same loss)", g(r["N"]), g(r["D_train"]), g(r["total_flops"])]]))
+    typer.echo(f"saving: {result['saving']:.1%} of the total compute")
+    warn(result["warnings"])
+
+
+@app.command()
 def compare(
     idents: List[str] = typer.Argument(..., metavar="ID ID...", help="Two or more law ids or sources."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),

@@ -230,3 +230,15 @@ def test_data_constrained_optimum(kb):
     scarce = kb("optimal", "muennighoff2023.data_constrained", "--compute", "5.76e23", "-U", "100B",
                 "--json").json()["results"][0]
     assert scarce["loss"] > ample["loss"] and scarce["D"] > 100e9
+
+
+def test_inference_aware_optimum(kb):
+    # Sardana et al.'s Figure 1 setting (13B Chinchilla-style model, 2T inference tokens). The
+    # paper's numbers are not verified yet (so they are no `kb check`); this compares with the
+    # fact sheet's independent scipy recomputation: N* 6.9686e9, D* 1.2478e12, saving 17.45%.
+    data = kb("inference", "sardana2024.chinchilla_devries", "--target-loss", "2.04528",
+              "--inference-tokens", "2e12", "--json").json()
+    assert abs(data["optimum"]["N"] / 6.9686e9 - 1) < 2e-3
+    assert abs(data["optimum"]["D_train"] / 1.2478e12 - 1) < 2e-3
+    assert abs(data["saving"] - 0.1745) < 0.002
+    assert abs(data["compute_optimal_reference"]["N"] / 13e9 - 1) < 2e-3
