@@ -492,6 +492,56 @@ def cite(
 
 
 @app.command()
+def fit(
+    path: Path = typer.Argument(..., metavar="FILE.csv", help="Your runs: one row per run, columns like N/params, D/tokens, C/flops, loss."),
+    form: str = typer.Option("chinchilla", "--form", help="The form to fit (chinchilla, kaplan, power, power_offset, ...)."),
+    objective: str = typer.Option("huber-log", "--objective", help="huber-log (Hoffmann: Huber 1e-3 on log residuals, summed), mse, or asym."),
+    bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap draws (resampling models) for confidence intervals."),
+    approach: int = typer.Option(3, "--approach", help="3: parametric fit; 2: IsoFLOP parabolas then a power law (biased; see notes)."),
+    column: Optional[List[str]] = typer.Option(None, "--column", metavar="ROLE=NAME", help="Map a form variable to a CSV column, e.g. N=params."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Fit a published law's form to your own training runs, with bootstrap confidence intervals."""
+    from . import fit as fit_mod
+
+    if bootstrap < 0:
+        raise KbError("--bootstrap must be >= 0")
+    columns = {k: v for k, v in (c.split("=", 1) if "=" in c else (c, "") for c in column or [])}
+    if any(not v for v in columns.values()):
+        raise KbError("--column takes ROLE=NAME, e.g. --column N=params")
+    progress = None
+    if bootstrap and not as_json and sys.stderr.isatty():
+        bar = typer.progressbar(length=bootstrap, label="bootstrap", file=sys.stderr)
+        bar.__enter__()
+        progress = lambda done, total: bar.update(1)  # noqa: E731
+    result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
+                             seed=seed, approach=approach, progress=progress)
+    if progress:
+        bar.__exit__(None, None, None)
+    if save:
+        from .store import Store
+
+        doc = fit_mod.to_law_document(result, save)
+        Store().add_document(doc, f"fit of {path}")
+        result["saved_as"] = save
+    if as_json:
+        return emit_json(result)
+    typer.echo(f"{result.get('form')} fit to {result.get('n_points')} points ({result.get('objective')})")
+    ci = result.get("ci") or {}
+    typer.echo(table(["parameter", "value", "CI low", "CI high"],
+                     [[k, g(v, 5), g((ci.get(k) or [None, None])[0], 4), g((ci.get(k) or [None, None])[1], 4)]
+                      for k, v in (result.get("params") or {}).items()]))
+    for k, v in (result.get("derived") or {}).items():
+        if not isinstance(v, (dict, list)):
+            typer.echo(f"{k} = {g(v, 5)}")
+    if save:
+        typer.echo(f"saved as {save}")
+    warn(result.get("warnings") or [])
+
+
+@app.command()
 def add(
     path: Path = typer.Argument(..., metavar="FILE.toml", help="A law file in the format of laws/*.toml."),
     replace: bool = typer.Option(False, "--replace", help="Replace your earlier version of this source."),

@@ -242,3 +242,24 @@ def test_inference_aware_optimum(kb):
     assert abs(data["optimum"]["D_train"] / 1.2478e12 - 1) < 2e-3
     assert abs(data["saving"] - 0.1745) < 0.002
     assert abs(data["compute_optimal_reference"]["N"] / 13e9 - 1) < 2e-3
+
+
+def test_fit_save_and_compare(kb, tmp_path):
+    from conftest import SHARED_DATA
+
+    data = SHARED_DATA / "epoch-chinchilla" / "svg_extracted_data.csv"
+    if not data.exists():
+        pytest.skip("shared/data is not next to the checkout")
+    r = kb("fit", data, "--form", "chinchilla", "--save", "mylab2026.refit", "--json")
+    assert r.code == 0, r.err
+    fitted = r.json()
+    assert fitted["n_points"] == 245 and fitted["saved_as"] == "mylab2026.refit"
+    ours = kb("eval", "mylab2026.refit", "N=1e9", "D=2e10", "--json").json()["output"]["value"]
+    p = fitted["params"]
+    assert abs(ours - (p["E"] + p["A"] / 1e9 ** p["alpha"] + p["B"] / 2e10 ** p["beta"])) < 1e-4
+    cmp = kb("compare", "mylab2026.refit", "hoffmann2022.approach3", "--json")
+    assert cmp.code == 0, cmp.err and cmp.json()["predictions"][0]["available"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("N,D,loss\n1e9,2e10,abc\n")
+    r = kb("fit", bad)
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1
