@@ -12,6 +12,7 @@ a published id.
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -140,14 +141,31 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            SQLModel.metadata.create_all(self.engine)
-            self._migrate()
-            self.sync()
+            with self._init_lock():
+                SQLModel.metadata.create_all(self.engine)
+                self._migrate()
+                self.sync()
         except KbError:
             raise
         except Exception as exc:
             raise KbError(f"cannot open the store at '{_redact(self.url)}': {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+    @contextmanager
+    def _init_lock(self):
+        """On PostgreSQL, processes opening a new shared database create its tables one at a
+        time (a session-level advisory lock), or they collide on the catalog's unique keys."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(72022026)"))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(72022026)"))
+                conn.commit()
 
     # -- schema versioning ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,13 @@ def decode_png(data: bytes) -> np.ndarray:
         pred = np.select([f == 1, f == 2, f == 3, f == 4], [a, b, (a + b) // 2, paeth], 0)
         out[r + 1, x + 1] = (cur[r, x] + pred) & 0xFF
     return out[1:, 1:].astype(np.uint8)
+
+
+@lru_cache(maxsize=4)
+def decode_file(path: Path) -> np.ndarray:
+    img = decode_png(Path(path).read_bytes())
+    img.setflags(write=False)
+    return img
 
 
 def encode_png(img: np.ndarray, filters) -> bytes:
@@ -164,7 +172,10 @@ MEASURE = """<script>
   var out = {height: document.documentElement.scrollHeight, width: document.documentElement.scrollWidth,
              svgs: Array.from(document.querySelectorAll('svg')).map(box), maths: maths.map(box),
              mathml: maths.every(function (m) { return typeof MathMLElement !== 'undefined' && m instanceof MathMLElement; }),
-             svg_ns: Array.from(document.querySelectorAll('svg')).every(function (s) { return s instanceof SVGSVGElement; })};
+             svg_ns: Array.from(document.querySelectorAll('svg')).every(function (s) { return s instanceof SVGSVGElement; }),
+             formula_overflow: Array.from(document.querySelectorAll('.formula')).filter(function (e) {
+               var oy = getComputedStyle(e).overflowY;  /* scrollable, hence a scrollbar without --hide-scrollbars */
+               return (oy === 'auto' || oy === 'scroll') && e.scrollHeight > e.clientHeight; }).map(function (e) { return e.textContent.trim().slice(0, 40); })};
   var pre = document.createElement('pre'); pre.id = 'kb-measure'; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 })();
@@ -255,21 +266,28 @@ def test_svg_and_mathml_survive_in_the_browser(report, layout):
     assert "<svg" in layout["dom"] and "<math" in layout["dom"]
 
 
+@pytest.mark.xfail(strict=True, reason="BUG templates/_style.css.j2:10: `.formula { overflow-x: auto }` makes "
+                   "overflow-y auto too; MathML super/subscripts overflow the box by a few px, so formulas get "
+                   "a vertical scrollbar in Chromium. Fix: add `overflow-y: hidden` (or vertical padding).")
+def test_formulas_get_no_vertical_scrollbar(layout):
+    assert layout["formula_overflow"] == [], f"formula boxes that scroll vertically: {layout['formula_overflow']}"
+
+
 def test_screenshot_is_not_blank(shots):
     for name in ("top", "full"):
         path = shots[name]
         assert path.is_file() and path.stat().st_size > 10_000, f"{path} missing or tiny"
-        img = decode_png(path.read_bytes())
+        img = decode_file(path)
         assert img.shape[1] == WIDTH and img.shape[0] >= 3000, img.shape
         ink = non_white(img).mean()
         assert ink > 0.02, f"{path}: only {ink:.2%} of the pixels are not white"
         assert len(np.unique(img[..., :3].reshape(-1, 3)[::97], axis=0)) > 20, f"{path} is nearly one colour"
-    top = decode_png(shots["top"].read_bytes())
+    top = decode_file(shots["top"])
     assert non_white(top[:200]).mean() > 0.005, "no title at the top of the page"
 
 
 def test_plots_are_drawn(shots, layout):
-    img = decode_png(shots["full"].read_bytes())
+    img = decode_file(shots["full"])
     assert layout["svgs"], "no <svg> in the page"
     drawn = 0
     for i, (x, y, w, h) in enumerate(layout["svgs"]):
