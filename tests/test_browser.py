@@ -266,9 +266,6 @@ def test_svg_and_mathml_survive_in_the_browser(report, layout):
     assert "<svg" in layout["dom"] and "<math" in layout["dom"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG templates/_style.css.j2:10: `.formula { overflow-x: auto }` makes "
-                   "overflow-y auto too; MathML super/subscripts overflow the box by a few px, so formulas get "
-                   "a vertical scrollbar in Chromium. Fix: add `overflow-y: hidden` (or vertical padding).")
 def test_formulas_get_no_vertical_scrollbar(layout):
     assert layout["formula_overflow"] == [], f"formula boxes that scroll vertically: {layout['formula_overflow']}"
 

@@ -169,3 +169,14 @@ def test_validator_rejects_bad_documents(text, message):
         load_document(parse_toml(text, "user.toml"), "user.toml")
     assert message in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_catalog_coverage():
+    """Issue 4's floor for the literature: sources, laws, reproduced checks, relations."""
+    assert len(CATALOG.sources) >= 20
+    assert len(CATALOG.laws) >= 80
+    assert len(CHECKS) >= 60
+    refit = [r for r in CATALOG.sources["besiroglu2024"].relations if r.kind == "refits"]
+    assert refit and refit[0].target == "hoffmann2022.approach3"
+    qualitative = {law.source for law in CATALOG.laws.values() if law.kind == "qualitative"}
+    assert {"wei2022", "schaeffer2023", "tay2022"} <= qualitative
