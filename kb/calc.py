@@ -193,13 +193,16 @@ def loss_over_ND(law: Law, fixed=()) -> bool:
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
-def native_optimum(law: Law, compute, iterations: int = 64, fixed: "dict | None" = None):
+def native_optimum(law: Law, compute, iterations: int = 26, fixed: "dict | None" = None, polish: bool = True):
     """Minimise the loss law L(N, D) on C = 6ND for every budget (FLOPs; vectorised).
 
     Golden-section search over x = log N on [log 1, log(C/6)] (at least one parameter and one
     token): the loss along the budget line is unimodal in log N for every published form.
-    64 iterations shrink a bracket of width <= 140 below 1e-11, i.e. N to ~1e-8 relative,
-    the limit set by double-precision loss values near a flat minimum.
+    26 iterations narrow a bracket of width <= 140 to ~5e-4; two parabolic (Newton) steps on
+    central differences then reach ~1e-9 in x, i.e. N to ~1e-9 relative. That costs ~32 loss
+    evaluations instead of the ~64 golden section alone would need for the same precision.
+    Where the parabola does not converge (a kink from min/max in the law), those budgets are
+    solved again by golden section alone (72 iterations).
     `fixed` holds the law's other variables (native units), e.g. Muennighoff's unique tokens U.
     Returns (N, D, L) in the law's native units."""
     fixed = dict(fixed or {})
@@ -226,12 +229,29 @@ def native_optimum(law: Law, compute, iterations: int = 64, fixed: "dict | None"
         left = f1 <= f2  # the minimum lies in [lo, x2]
         hi = np.where(left, x2, hi)
         lo = np.where(left, lo, x1)
-        x2n = np.where(left, x1, lo + _GOLDEN * (hi - lo))
-        x1n = np.where(left, hi - _GOLDEN * (hi - lo), x2)
-        x1, x2 = x1n, x2n
-        fnew = loss(np.where(left, x1, x2))
-        f1, f2 = np.where(left, fnew, f2), np.where(left, f1, fnew)
+        xn = np.where(left, hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo))
+        fn = loss(xn)
+        x1, x2 = np.where(left, xn, x2), np.where(left, x1, xn)
+        f1, f2 = np.where(left, fn, f2), np.where(left, f1, fn)
     x = (lo + hi) / 2
+    if polish:
+        h, converged = 1e-4, np.ones_like(x, dtype=bool)
+        for _ in range(2):  # parabolic steps, accepted only where the loss is convex and falls
+            fm, f0, fp = loss(x - h), loss(x), loss(x + h)
+            curvature = fp - 2 * f0 + fm
+            convex = curvature > 0
+            step = np.where(convex, -0.5 * h * (fp - fm) / np.where(convex, curvature, 1.0), 0.0)
+            x_new = np.clip(x + step, lo, hi)
+            accept = convex & (loss(x_new) <= f0 + 8 * np.finfo(float).eps * np.abs(f0))  # ties at rounding level
+            x = np.where(accept, x_new, x)
+            converged &= accept
+        converged &= np.abs(step) < 1e-6  # the second step must be tiny on a smooth minimum
+        if not converged.all():
+            # kinks (min/max in the law) defeat the parabola: plain golden section there
+            bad = ~converged
+            sub = {k: (v[bad] if np.ndim(v) and np.shape(v) == budget.shape else v) for k, v in fixed.items()}
+            n_sub, _, _ = native_optimum(law, np.asarray(compute, dtype=float)[bad], 72, sub, polish=False)
+            x[bad] = np.log(n_sub * n_f)
     n = np.exp(x)
     d = budget / n
     return n / n_f, d / d_f, loss(x)

@@ -95,3 +95,33 @@ def bibtex(key: str) -> str:
     from pybtex.database import BibliographyData
 
     return BibliographyData(entries={key: entry(key)}).to_string("bibtex").strip()
+
+
+def short_authors(key: str) -> str:
+    """'Kaplan et al.' (natbib's short author list)."""
+    names = _names(entry(key))
+    return names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al."
+
+
+def bibitem(key: str) -> dict:
+    """What a natbib `\\bibitem[short(year)long]{key}` needs, plus the reference itself."""
+    ref = reference(key)
+    return {**ref, "short": short_authors(key), "long": ", ".join(_names(entry(key)))}
+
+
+def from_source(source) -> dict:
+    """A reference-list item for a source with no references.bib entry (a user's law file):
+    its own title, authors, year and link (http(s) only)."""
+    authors = list(source.authors)
+    last = [a.split(",")[0].split()[-1] if a.strip() else a for a in authors]
+    who = (last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2
+           else f"{last[0]} et al." if last else source.short or source.bibkey)
+    urls = []
+    if source.arxiv:
+        urls.append((f"arXiv:{source.arxiv}", f"https://arxiv.org/abs/{source.arxiv}"))
+    if source.url:
+        urls.append(("link", source.url))
+    links = [{"label": label, "url": u} for label, u in urls
+             if re.match(r"^https?://[^\s\"'<>]+$", u, re.IGNORECASE)]
+    return {"key": source.bibkey, "authors": authors, "year": str(source.year or ""), "title": source.title,
+            "venue": source.venue or "", "cite": f"{who} ({source.year or 'n.d.'})", "links": links}

@@ -33,19 +33,15 @@ JSON_HELP = "Print one JSON document on stdout and nothing else."
 
 def _clean(obj):
     """NaN/inf -> null and numpy scalars -> floats, so the output is strict JSON."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        return _clean(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    from .views import strict
+
+    return strict(obj)
 
 
 def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(_clean(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+    from .views import json_text
+
+    sys.stdout.write(json_text(obj))
 
 
 def warn(messages) -> None:
@@ -154,9 +150,9 @@ def list_(
     cat = store_catalog(store)
     laws = [cat.laws[i] for i in ids]
     if as_json:
-        emit_json({"count": len(laws), "sources": sorted({law.source for law in laws}),
-                   "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
-                             "verified": law.verified, "origin": law.origin, "location": law.location} for law in laws]})
+        from .views import list_json
+
+        emit_json(list_json(laws))
         return
     if not laws:
         typer.echo("no laws match")
@@ -181,10 +177,9 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 
     target = resolve(ident)
     cat = catalog_for(ident)
+    data = views.show_json(target, cat)
     if hasattr(target, "formula"):
         source = cat.sources[target.source]
-        data = views.law_json(target, source)
-        data["related_from"] = [views.relation_json(r) for r in views.incoming_relations(cat, target.id)]
         if as_json:
             return emit_json(data)
         typer.echo(f"{target.id}: {target.title}  [{target.kind}{'' if target.verified else ', UNVERIFIED'}]")
@@ -219,7 +214,6 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
         return
     laws = cat.laws_of(target.bibkey)
     incoming = views.incoming_relations(cat, target.bibkey)
-    data = views.source_json(target, laws, incoming)
     if as_json:
         return emit_json(data)
     typer.echo(f"{target.bibkey}: {target.short}, \"{target.title}\" ({target.year}){'' if target.verified else '  [UNVERIFIED parts]'}")

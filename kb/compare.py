@@ -125,22 +125,52 @@ def plot_series(result: dict, field: str) -> list:
             for p in result["predictions"] if p["available"] and any(r[field] for r in p["results"])]
 
 
-def document(result: dict, fmt: str, template_dir=None) -> str:
-    """The comparison as a self-contained HTML page or Markdown."""
-    from . import __version__, cite, render, svgplot
+def plots(result: dict) -> dict:
+    """The comparison's log-log charts (SVG text): N_opt, D_opt and loss at the optimum vs compute."""
+    from . import svgplot
+
+    xlabel = "training compute C (FLOP)"
+    return {
+        "plot_n": svgplot.loglog(plot_series(result, "N"), "Compute-optimal model size N_opt(C)", xlabel,
+                                 "N_opt (parameters)"),
+        "plot_d": svgplot.loglog(plot_series(result, "D"), "Compute-optimal training tokens D_opt(C)", xlabel,
+                                 "D_opt (tokens)"),
+        "plot_loss": svgplot.loglog(plot_series(result, "loss"), "Loss at the compute-optimal allocation", xlabel,
+                                    "loss (nats/token)"),
+    }
+
+
+def document(result: dict, fmt: str, template_dir=None, **extra) -> str:
+    """The comparison as a self-contained HTML page, Markdown, or a LaTeX document.
+
+    `extra` reaches the template (the static site passes `home`, a link back to its index)."""
+    from . import __version__, cite, render
 
     keys = [s["bibkey"] for s in result["sources"]]
     known = set(cite.keys())
     references = [cite.reference(k) for k in keys if k in known]
     cites = {k: cite.author_year(k) if k in known else k for k in keys}
     title = "Scaling laws compared: " + " vs ".join(i["label"] for i in result["items"])
-    context = dict(result=result, references=references, cites=cites, title=title, version=__version__)
+    context = dict(result=result, references=references, cites=cites, title=title, version=__version__,
+                   home=None, json_twin=None)
+    context.update(extra)
     if fmt == "html":
         from markupsafe import Markup
 
-        context["plot_n"] = Markup(svgplot.loglog(plot_series(result, "N"), "Compute-optimal parameters",
-                                                  "training compute C (FLOP)", "N_opt (parameters)"))
-        context["plot_loss"] = Markup(svgplot.loglog(plot_series(result, "loss"), "Loss at the optimum",
-                                                     "training compute C (FLOP)", "loss (nats/token)"))
+        context.update({k: Markup(v) for k, v in plots(result).items()})
         return render.render("compare.html.j2", "html", template_dir, **context)
-    return render.render("compare.md.j2", "md", template_dir, **context)
+    if fmt == "tex":
+        from types import SimpleNamespace
+
+        context["bibitems"] = []
+        for src in result["sources"]:
+            if src["bibkey"] in known:
+                context["bibitems"].append(cite.bibitem(src["bibkey"]))
+            else:  # a user's source: its own fields
+                ref = cite.from_source(SimpleNamespace(**{k: v or "" for k, v in src.items()}))
+                context["bibitems"].append({**ref, "short": ref["cite"].rsplit(" (", 1)[0],
+                                            "long": ", ".join(ref["authors"])})
+        return render.render("compare.tex.j2", "tex", template_dir, **context)
+    if fmt == "md":
+        return render.render("compare.md.j2", "md", template_dir, **context)
+    raise KbError(f"unknown report format '{fmt}'")

@@ -1,18 +1,25 @@
-"""Jinja environments (HTML autoescaped, Markdown) and the filters reports use.
+"""Jinja environments (HTML autoescaped, Markdown, LaTeX with its own escaping) and filters.
 
 Formulas become MathML from each law's LaTeX, then pass an allow-list sanitiser:
 latex2mathml passes `<script>` and `javascript:` links through, so only MathML elements
 and a few presentational attributes survive.
+
+The LaTeX environment uses `\\VAR{...}`, `\\BLOCK{...}` and `\\#{...}` as delimiters (no clash
+with TeX braces or `%`), and escapes every value it prints unless a filter marks it as TeX
+(`Tex`): `tex` escapes text, `texmath` lets a law's formula through only when it uses an
+allow-list of math commands (a user's file could otherwise `\\input` a file or `\\write18`).
 """
 
 import html
 import math
 import re
+from functools import lru_cache
 from html.parser import HTMLParser
 
 from markupsafe import Markup
 
 from . import resources, units
+from .errors import KbError
 
 MATHML_TAGS = {
     "math", "mrow", "mi", "mn", "mo", "msup", "msub", "msubsup", "mfrac", "msqrt", "mroot", "mtext",
@@ -86,17 +93,178 @@ def md_escape(text) -> str:
     return re.sub(r"([\\`*_{}\[\]<>|])", r"\\\1", str(text or ""))
 
 
+SAFE_URL = re.compile(r"^(https?://[^\s\"'<>]+|doi:[^\s\"'<>]+)$", re.IGNORECASE)
+
+
+def safe_url(url) -> str:
+    """An http(s) URL as is, a `doi:` as its https://doi.org/ link; anything else (javascript:,
+    data:, file:, relative) becomes ''."""
+    url = str(url or "").strip()
+    if not SAFE_URL.match(url):
+        return ""
+    return "https://doi.org/" + url[4:] if url.lower().startswith("doi:") else url
+
+
+# ----------------------------------------------------------------------------- LaTeX
+
+
+class Tex(str):
+    """A string that is already TeX: the LaTeX environment prints it unescaped."""
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
+                "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_SPECIAL))
+GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
+         "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon",
+         "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma",
+         "Upsilon", "Phi", "Psi", "Omega")
+TEX_MATH_COMMANDS = frozenset(GREEK + (
+    "mathrm", "mathit", "mathbf", "mathsf", "mathcal", "operatorname", "text", "textrm", "frac", "tfrac", "dfrac",
+    "left", "right", "big", "Big", "bigg", "Bigg", "sqrt", "infty", "min", "max", "log", "ln", "exp", "lim",
+    "sum", "prod", "prime", "propto", "approx", "sim", "simeq", "times", "cdot", "cdots", "ldots", "dots",
+    "hat", "bar", "tilde", "widehat", "overline", "star", "ast", "setminus", "ell", "le", "ge", "leq", "geq",
+    "lesssim", "gtrsim", "ll", "gg", "ne", "neq", "equiv", "pm", "mp", "to", "rightarrow", "in", "mid",
+    "partial", "quad", "qquad", "lvert", "rvert", "lfloor", "rfloor", "lceil", "rceil", "langle", "rangle"))
+_TEX_CONTROL = re.compile(r"\\([A-Za-z]+|.)", re.S)
+
+
+def tex_escape(text) -> Tex:
+    """Plain text -> TeX that prints it literally."""
+    if isinstance(text, Tex):
+        return text
+    return Tex(_TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group()], "" if text is None else str(text)))
+
+
+def tex_math_safe(latex: str) -> bool:
+    """Whether a law's LaTeX uses only allow-listed math commands, balanced braces, and no
+    character that leaves math mode or comments out the rest ($ % # & and a double backslash)."""
+    if not latex or any(ch in latex for ch in "$%#&\n\r") or "\\\\" in latex or "@" in latex:
+        return False
+    depth = 0
+    for ch in re.sub(r"\\[{}]", "", latex):
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return False
+    if depth:
+        return False
+    for m in _TEX_CONTROL.finditer(latex):
+        name = m.group(1)
+        if name.isalpha() and name not in TEX_MATH_COMMANDS:
+            return False
+        if not name.isalpha() and name not in ",;:! {}|":
+            return False
+    return True
+
+
+def tex_math(latex) -> Tex:
+    """A law's LaTeX for inline math (without the $ $), or its text in \\texttt when it is not safe."""
+    latex = str(latex or "")
+    if tex_math_safe(latex):
+        return Tex(latex)
+    return Tex(r"\mbox{\texttt{" + tex_escape(latex) + "}}")
+
+
+def tex_symbol(symbol) -> Tex:
+    """An ASCII constant symbol as math: alpha_N -> \\alpha_{N}, L_inf -> L_{\\infty}, C0 -> C_{0}."""
+    parts = [p for p in str(symbol or "").split("_") if p]
+    if not parts:
+        return Tex("")
+
+    def word(w: str) -> str:
+        if w in GREEK:
+            return "\\" + w
+        if w in ("inf", "infty"):
+            return r"\infty"
+        if w == "eps":
+            return r"\epsilon"
+        if w == "star":
+            return "*"
+        return tex_escape(w) if len(w) == 1 else r"\mathrm{" + tex_escape(w) + "}"
+
+    head, rest = parts[0], parts[1:]
+    m = re.match(r"^([A-Za-z]+?)(\d+)$", head)
+    if m and not rest:
+        head, rest = m.group(1), [m.group(2)]
+    out = word(head) if head in GREEK or head in ("eps", "inf") or len(head) == 1 else tex_escape(head)
+    if rest:
+        out += "_{" + ",".join(word(w) for w in rest) + "}"
+    return Tex(out)
+
+
+def tex_num(value, digits: int = 4) -> Tex:
+    """A number for TeX: 3.1e+21 -> 3.1\\times10^{21} (in math)."""
+    text = num(value, digits)
+    if text == "—":
+        return Tex("--")
+    m = re.match(r"^(-?[\d.]+)e(-?\d+)$", text)
+    if m:
+        return Tex(f"${m.group(1)}\\times10^{{{int(m.group(2))}}}$")
+    return tex_escape(text)
+
+
+def tex_printed(value) -> Tex:
+    """A number as printed in a paper (a string: its digits are kept): 8.8e13 -> $8.8\\times10^{13}$."""
+    if value is None:
+        return Tex("--")
+    text = str(value).strip()
+    m = re.match(r"^(-?[\d.]+)[eE]([+-]?\d+)$", text)
+    if m:
+        return Tex(f"${m.group(1)}\\times10^{{{int(m.group(2))}}}$")
+    return tex_escape(text)
+
+
+def tex_citekey(key) -> Tex:
+    """A BibTeX key for \\citet{...}: bibkeys are [a-z0-9_-] (validated); anything else is escaped."""
+    key = str(key or "")
+    return Tex(key) if re.fullmatch(r"[A-Za-z0-9_:.-]+", key) else tex_escape(key)
+
+
+def _tex_finalize(value):
+    if value is None:
+        return ""
+    return value if isinstance(value, Tex) else tex_escape(value)
+
+
+KINDS = ("html", "md", "tex")
+
+
 def environment(kind: str, template_dir=None):
-    """kind: 'html' (autoescaped) or 'md'. A user's directory overrides the packaged templates."""
+    """kind: 'html' (autoescaped), 'md' or 'tex' (own delimiters, own escaping). A user's
+    directory overrides the packaged templates (same file names)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown template kind {kind!r}")
+    return _environment(kind, str(template_dir) if template_dir else "")
+
+
+@lru_cache(maxsize=16)
+def _environment(kind: str, template_dir: str):
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-    loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
+    loaders = [FileSystemLoader(template_dir)] if template_dir else []
     loaders.append(FileSystemLoader(str(resources.templates_dir())))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=(kind == "html"), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(num=num, si=units.format_si, mathml=mathml, md=md_escape)
+    options = dict(loader=ChoiceLoader(loaders), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=True)
+    if kind == "tex":
+        options.update(block_start_string=r"\BLOCK{", block_end_string="}", variable_start_string=r"\VAR{",
+                       variable_end_string="}", comment_start_string=r"\#{", comment_end_string="}",
+                       line_statement_prefix=None, line_comment_prefix="%#", autoescape=False,
+                       finalize=_tex_finalize)
+    else:
+        options["autoescape"] = kind == "html"
+    env = Environment(**options)
+    env.filters.update(num=num, si=units.format_si, mathml=mathml, md=md_escape, url=safe_url,
+                       tex=tex_escape, texmath=tex_math, texsym=tex_symbol, texnum=tex_num,
+                       texprinted=tex_printed, citekey=tex_citekey)
     return env
 
 
 def render(template: str, kind: str, template_dir=None, **context) -> str:
-    return environment(kind, template_dir).get_template(template).render(**context)
+    from jinja2 import TemplateError
+
+    try:
+        return environment(kind, template_dir).get_template(template).render(**context)
+    except TemplateError as exc:
+        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise KbError(f"template {template}{where}: {' '.join(str(exc).split())}") from None

@@ -64,3 +64,41 @@ def incoming_relations(catalog, ident: str) -> list:
     bibkey = ident.split(".")[0]
     return [r for s in catalog.sources.values() if s.bibkey != bibkey for r in s.relations
             if r.target == ident or r.target.split(".")[0] == bibkey]
+
+
+def show_json(target: "Law | Source", catalog) -> dict:
+    """What `kb show ID --json` prints (and a report page's JSON twin): a law or a source."""
+    if isinstance(target, Law):
+        data = law_json(target, catalog.sources[target.source])
+        data["related_from"] = [relation_json(r) for r in incoming_relations(catalog, target.id)]
+        return data
+    return source_json(target, catalog.laws_of(target.bibkey), incoming_relations(catalog, target.bibkey))
+
+
+def list_json(laws: "list[Law]") -> dict:
+    """What `kb list --json` prints (and the report index's JSON twin)."""
+    return {"count": len(laws), "sources": sorted({law.source for law in laws}),
+            "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
+                      "verified": law.verified, "origin": law.origin, "location": law.location} for law in laws]}
+
+
+def strict(obj):
+    """NaN/inf -> null, numpy arrays and scalars -> lists and floats: strict JSON values."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return strict(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj) -> str:
+    """The one JSON rendering every command and every report twin uses."""
+    import json
+
+    return json.dumps(strict(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
