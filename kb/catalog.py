@@ -5,6 +5,8 @@
 """
 
 import hashlib
+import os
+import pickle
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +69,47 @@ def law_files() -> "list[Path]":
 
 @lru_cache(maxsize=1)
 def published() -> Catalog:
+    """The packaged catalog. Parsing and validating every TOML file takes ~150 ms, so the result
+    is kept in the user's cache directory, keyed by the files' digest and the schema code; a
+    changed law file or a new kb rebuilds it. Without a writable cache it is simply parsed."""
+    path = _cache_path()
+    if path is not None and path.exists():
+        try:
+            with open(path, "rb") as f:
+                cached = pickle.load(f)  # our own file, in the user's own cache directory
+            if isinstance(cached, Catalog):
+                return cached
+        except Exception:  # a truncated or stale cache is rebuilt, never trusted
+            pass
+    catalog = _parse_published()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(catalog, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return catalog
+
+
+def _cache_path() -> "Path | None":
+    if os.environ.get("KB_NO_CACHE"):
+        return None
+    root = os.environ.get("KB_CACHE_DIR")
+    if not root:
+        try:
+            import platformdirs
+
+            root = platformdirs.user_cache_path("scaling-kb")
+        except Exception:
+            return None
+    code = hashlib.sha256(Path(__file__).with_name("schema.py").read_bytes()).hexdigest()[:16]
+    return Path(root) / f"catalog-{digest()[:24]}-{code}.pickle"
+
+
+def _parse_published() -> Catalog:
     sources, laws = {}, {}
     for path in law_files():
         source, file_laws = read_file(path, origin="published")

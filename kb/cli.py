@@ -360,29 +360,28 @@ def compare(
     idents: List[str] = typer.Argument(..., metavar="ID ID...", help="Two or more law ids or sources."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
     md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown report to this file."),
+    tex: Optional[Path] = typer.Option(None, "--tex", help="Write a LaTeX document (booktabs tables, \\citet keys of references.bib) to this file."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss at 1e19..1e26 FLOP."""
     from . import compare as compare_mod
-    from .lookup import full_catalog, catalog_for, resolve
 
-    cat = catalog_for(idents[0])
-    if not all(cat.has(i) for i in idents):
-        cat = full_catalog()
-    targets = [resolve(i) for i in idents]
-    if templates is not None and not templates.is_dir():
-        raise KbError(f"--templates {templates}: not a directory")
-    result = compare_mod.compare(targets, cat)
-    for path, fmt in ((html, "html"), (md, "md")):
-        if path is not None:
-            write_atomically(path, compare_mod.document(result, fmt, templates))
+    check_templates(templates)
+    result = compare_mod.compare_ids(idents)
+    outputs = [(path, fmt) for path, fmt in ((html, "html"), (md, "md"), (tex, "tex")) if path is not None]
+    for path, fmt in outputs:
+        write_atomically(path, compare_mod.document(result, fmt, templates))
     if as_json:
         return emit_json(result)
-    for path in (html, md):
-        if path is not None:
-            typer.echo(f"wrote {path}", err=True)
+    for path, _ in outputs:
+        typer.echo(f"wrote {path}", err=True)
     print_comparison(result)
+
+
+def check_templates(templates: Optional[Path]) -> None:
+    if templates is not None and not templates.is_dir():
+        raise KbError(f"--templates {templates}: not a directory")
 
 
 def print_comparison(result: dict) -> None:
@@ -554,8 +553,11 @@ def add(
 
 
 def main(argv=None) -> None:
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
-    from typer.exceptions import Abort, Exit
+    try:  # typer >= 0.29 vendors click; older typer uses the click package
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    except ImportError:
+        from click.exceptions import ClickException, NoArgsIsHelpError
+    from typer import Abort, Exit
 
     try:
         code = app(args=argv, prog_name="kb", standalone_mode=False)

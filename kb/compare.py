@@ -99,6 +99,19 @@ def compare(targets, catalog, budgets=DEFAULT_BUDGETS) -> dict:
     }
 
 
+def compare_ids(idents) -> dict:
+    """`kb compare ID ID ...`: the catalog the ids need (published only when it has them all)."""
+    from .lookup import catalog_for, full_catalog, resolve
+
+    idents = list(idents)
+    if len(idents) < 2:
+        raise KbError("compare needs at least two law ids or sources")
+    cat = catalog_for(idents[0])
+    if not all(cat.has(i) for i in idents):
+        cat = full_catalog()
+    return compare([resolve(i) for i in idents], cat)
+
+
 def _fitted_compute(alloc, item) -> "list[bool]":
     """Whether each optimum lies inside every fitted range the laws declare (else: extrapolation)."""
     inside = np.ones(len(alloc.compute), dtype=bool)

@@ -1,0 +1,281 @@
+"""`kb report --out DIR`: a static site of the whole catalog, one self-contained page per
+source, per law and per standard comparison, and an index with an offline filter.
+
+Every HTML page has a JSON twin beside it (same name, `.json`), built from the same view as
+the matching command's `--json`: index.json is `kb list --json`, sources/<bibkey>.json and
+laws/<id>.json are `kb show ID --json`, compare/<name>.json is `kb compare IDS --json`.
+
+Pages carry no external resource: CSS inline, plots inline SVG, formulas MathML; the only
+script is the index's filter, inline, allowed by a Content-Security-Policy hash (every other
+page allows no script at all). Links go to other pages of the site or to http(s) URLs.
+
+Files are written atomically and only when their bytes change, so rebuilding an unchanged
+catalog rewrites nothing; files an earlier build wrote that no longer belong to the site are
+removed (the list lives in `.kb-report.json`; nothing else in DIR is touched).
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from . import __version__, views
+from .errors import KbError
+
+MANIFEST = ".kb-report.json"
+# (left, right): right may be a source without a headline law; then its loss/allocation laws
+# predicting what left's headline laws predict are compared, or the pair is skipped.
+STANDARD_COMPARISONS = (
+    ("kaplan2020", "hoffmann2022"),
+    ("hoffmann2022.approach3", "besiroglu2024.approach3_refit"),
+    ("kaplan2020", "pearce2024"),
+    ("kaplan2020", "porian2024"),
+)
+COMPARABLE_KINDS = ("loss", "allocation")
+KIND_ORDER = ("loss", "allocation", "downstream", "transfer", "rule", "hyperparameter", "qualitative")
+
+
+def slug(ident: str) -> str:
+    """A file name for an id (ids are validated ASCII; this keeps any odd one inside DIR)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", ident).strip(".")
+    return name or "_"
+
+
+def prepare_out(out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise KbError(f"--out {out}: is a file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KbError(f"--out {out}: cannot create the directory ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise KbError(f"--out {out}: directory is not writable")
+    return out
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically write `data` unless the file already holds exactly these bytes."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.kb-tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KbError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return True
+
+
+def standard_comparisons(catalog) -> "tuple[list[dict], list[dict]]":
+    """([{"name", "ids", "title"}], [{"pair", "reason"}]): the standard pairs the catalog can compare."""
+    done, skipped = [], []
+    for left, right in STANDARD_COMPARISONS:
+        missing = [i for i in (left, right) if not catalog.has(i)]
+        if missing:
+            skipped.append({"pair": [left, right], "reason": f"not in the catalog: {', '.join(missing)}"})
+            continue
+        ids = [left, right]
+        target = catalog.resolve(right)
+        if not hasattr(target, "formula") and not (target.headline_loss or target.headline_allocation):
+            wanted = {law.predicts.symbol for law in _headline_laws(catalog, left)}
+            laws = [law.id for law in catalog.laws_of(target.bibkey)
+                    if law.kind in COMPARABLE_KINDS and law.predicts.symbol in wanted]
+            if not laws:
+                skipped.append({"pair": [left, right],
+                                "reason": f"{right} has no loss or allocation law predicting what {left}'s "
+                                          f"headline laws predict ({', '.join(sorted(wanted))})"})
+                continue
+            ids = [left] + laws
+        done.append({"name": f"{slug(left)}-vs-{slug(right)}", "ids": ids, "pair": [left, right]})
+    return done, skipped
+
+
+def _headline_laws(catalog, ident):
+    target = catalog.resolve(ident)
+    if hasattr(target, "formula"):
+        return [target]
+    ids = ([target.headline_loss] if target.headline_loss else []) + list(target.headline_allocation.values())
+    return [catalog.law(i) for i in ids]
+
+
+class Site:
+    def __init__(self, out: Path, template_dir=None):
+        from . import catalog as catalog_mod
+        from .store import Store
+
+        self.out, self.template_dir = Path(out), template_dir
+        store = Store()
+        self.published = catalog_mod.published()
+        self.catalog = self.published.merged(store.user_catalog())
+        self.law_ids = store.query()  # the order `kb list` prints
+        self.comparisons, self.skipped = standard_comparisons(self.catalog)
+        self._references = {}
+
+    # -- helpers the templates use ---------------------------------------------------------
+
+    def catalog_for(self, ident: str):
+        """The catalog `kb show ID` / `kb compare` use for an id (published first)."""
+        return self.published if self.published.has(ident) else self.catalog
+
+    def href(self, ident: str, root: str) -> str:
+        """Relative link to a law or source page of the site, or '' when it has none."""
+        if ident in self.catalog.laws:
+            return f"{root}laws/{slug(ident)}.html"
+        if ident in self.catalog.sources:
+            return f"{root}sources/{slug(ident)}.html"
+        base = ident.split(".")[0]
+        return f"{root}sources/{slug(base)}.html" if base in self.catalog.sources else ""
+
+    def reference(self, bibkey: str) -> dict:
+        """The formatted reference of a source: references.bib, else the source's own fields."""
+        if bibkey not in self._references:
+            from . import cite
+
+            if bibkey in set(cite.keys()):
+                self._references[bibkey] = cite.reference(bibkey)
+            else:
+                self._references[bibkey] = cite.from_source(self.catalog.sources[bibkey])
+        return self._references[bibkey]
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def pages(self):
+        """(relative path without suffix, render function returning (html, json data))."""
+        yield "index", self.index_page
+        for bibkey in self.sources_sorted():
+            yield f"sources/{slug(bibkey)}", lambda k=bibkey: self.source_page(k)
+        for ident in self.law_ids:
+            yield f"laws/{slug(ident)}", lambda i=ident: self.law_page(i)
+        for comp in self.comparisons:
+            yield f"compare/{comp['name']}", lambda c=comp: self.compare_page(c)
+
+    def sources_sorted(self) -> "list[str]":
+        return [s.bibkey for s in sorted(self.catalog.sources.values(), key=lambda s: (s.year or 0, s.bibkey))]
+
+    def render(self, template: str, **context) -> str:
+        from . import render
+
+        context.setdefault("version", __version__)
+        context.setdefault("script", None)
+        context.setdefault("csp", csp(None))
+        context.setdefault("href", self.href)
+        return render.render(template, "html", self.template_dir, **context)
+
+    def index_page(self):
+        from markupsafe import Markup
+
+        from . import render
+
+        laws = [self.catalog.laws[i] for i in self.law_ids]
+        data = views.list_json(laws)
+        by_year = {}
+        for bibkey in self.sources_sorted():
+            source = self.catalog.sources[bibkey]
+            by_year.setdefault(source.year, []).append(source)
+        by_kind = {}
+        for law in laws:
+            by_kind.setdefault(law.kind, []).append(law)
+        kinds = sorted(by_kind, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
+        script = render.environment("html", self.template_dir).get_template("site_filter.js").render()
+        html = self.render("site_index.html.j2", title="Scaling laws: the catalog", root="", json_twin="index.json",
+                           by_year=by_year, by_kind=[(k, by_kind[k]) for k in kinds], catalog=self.catalog,
+                           comparisons=self.comparisons, skipped=self.skipped, count=data["count"],
+                           search_text=search_text, script=Markup(script), csp=csp(script))
+        return html, data
+
+    def source_page(self, bibkey: str):
+        cat = self.catalog_for(bibkey)
+        source = cat.sources[bibkey]
+        data = views.show_json(source, cat)
+        laws = [self.catalog.laws[i] for i in data["laws"]]
+        comps = [c for c in self.comparisons if any(i.split(".")[0] == bibkey for i in c["ids"])]
+        html = self.render("site_source.html.j2", title=f"{source.short or source.bibkey}: {source.title}",
+                           root="../", json_twin=f"{slug(bibkey)}.json", source=source, data=data, laws=laws,
+                           reference=self.reference(bibkey), comparisons=comps)
+        return html, data
+
+    def law_page(self, ident: str):
+        cat = self.catalog_for(ident)
+        law = cat.laws[ident]
+        data = views.show_json(law, cat)
+        source = self.catalog.sources[law.source]
+        reference = self.reference(law.source)
+        comps = [c for c in self.comparisons if ident in c["ids"] or law.source in c["ids"]]
+        html = self.render("site_law.html.j2", title=f"{law.title} ({law.id})", root="../",
+                           json_twin=f"{slug(ident)}.json", law=data, source=source, reference=reference,
+                           cite=reference["cite"], comparisons=comps)
+        return html, data
+
+    def compare_page(self, comp: dict):
+        from . import compare
+
+        result = compare.compare_ids(comp["ids"])
+        html = compare.document(result, "html", self.template_dir, home="../index.html",
+                                json_twin=f"{comp['name']}.json")
+        return html, result
+
+
+def search_text(*parts) -> str:
+    """The lower-case text the index filter matches against."""
+    return " ".join(" ".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p or "") for p in parts).lower()
+
+
+def csp(script: "str | None") -> str:
+    """Content-Security-Policy: inline styles only; the one inline script by its hash, if any."""
+    scripts = "'none'"
+    if script is not None:
+        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+        scripts = f"'sha256-{digest}'"
+    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {scripts}; base-uri 'none'; form-action 'none'"
+
+
+def build(out, template_dir=None, progress=None) -> dict:
+    """Render the site into `out`; `progress(done, total)` after each page. Returns a summary."""
+    out = prepare_out(out)
+    site = Site(out, template_dir)
+    pages = list(site.pages())
+    written, unchanged, files = [], 0, []
+    for n, (name, render_page) in enumerate(pages, 1):
+        html, data = render_page()
+        for suffix, text in ((".html", html), (".json", views.json_text(data))):
+            rel = name + suffix
+            files.append(rel)
+            if write_if_changed(out / rel, text.encode("utf-8")):
+                written.append(rel)
+            else:
+                unchanged += 1
+        if progress:
+            progress(n, len(pages))
+    removed = _remove_stale(out, files)
+    write_if_changed(out / MANIFEST, (json.dumps({"generator": f"scaling-kb {__version__}", "files": files},
+                                                 indent=1) + "\n").encode("utf-8"))
+    return {"out": str(out), "pages": len(pages), "files": len(files), "written": written,
+            "unchanged": unchanged, "removed": removed,
+            "sources": len(site.catalog.sources), "laws": len(site.law_ids),
+            "comparisons": [{"name": c["name"], "ids": c["ids"]} for c in site.comparisons],
+            "skipped_comparisons": site.skipped}
+
+
+def _remove_stale(out: Path, files: "list[str]") -> "list[str]":
+    try:
+        before = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    keep, removed = set(files), []
+    for rel in before:
+        if not isinstance(rel, str) or rel in keep or ".." in Path(rel).parts or Path(rel).is_absolute():
+            continue
+        try:
+            (out / rel).unlink()
+            removed.append(rel)
+        except OSError:
+            pass
+    return removed
