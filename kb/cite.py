@@ -91,10 +91,26 @@ def text(key: str) -> str:
     return " ".join(parts)
 
 
-def bibtex(key: str) -> str:
-    from pybtex.database import BibliographyData
+def markdown(key: str) -> str:
+    """A Markdown reference-list item: text escaped, links http(s) only."""
+    from .render import md_escape
 
-    return BibliographyData(entries={key: entry(key)}).to_string("bibtex").strip()
+    r = reference(key)
+    parts = [f"{md_escape(', '.join(r['authors']))} ({r['year']}).", f"*{md_escape(r['title'])}*."]
+    if r["venue"]:
+        parts.append(f"{md_escape(r['venue'])}.")
+    parts += [f"[{md_escape(link['label'])}](<{link['url']}>)" for link in r["links"]]
+    return " ".join(parts)
+
+
+def bibtex(key: str) -> str:
+    from pybtex.database import BibliographyData, Entry
+
+    e = entry(key)
+    fields = {k: v for k, v in e.fields.items()
+              if k.lower() not in ("url", "doi") or SAFE_URL.match(_clean(v)) or k.lower() == "doi" and "javascript" not in v.lower()}
+    clean = Entry(e.type, fields=fields, persons=e.persons)
+    return BibliographyData(entries={key: clean}).to_string("bibtex").strip()
 
 
 def short_authors(key: str) -> str:

@@ -416,6 +416,69 @@ def print_comparison(result: dict) -> None:
 
 
 @app.command()
+def report(
+    out: Path = typer.Option(..., "--out", "-o", help="Directory of the site (created; unchanged files are not rewritten)."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Write a static site of the whole catalog: an index with an offline filter, a page per source,
+    law and standard comparison, each with its JSON twin (the --json of kb list / show / compare)."""
+    from . import site
+
+    check_templates(templates)
+    bar = None
+    if not as_json and sys.stderr.isatty():
+        bar = typer.progressbar(length=1, label="kb report", file=sys.stderr)
+        bar.__enter__()
+
+    def progress(done, total):
+        bar.length = total
+        bar.update(1)
+
+    try:
+        summary = site.build(out, templates, progress if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if as_json:
+        return emit_json(summary)
+    typer.echo(f"{summary['out']}: {summary['pages']} pages ({summary['sources']} sources, {summary['laws']} laws, "
+               f"{len(summary['comparisons'])} comparisons); {len(summary['written'])} files written, "
+               f"{summary['unchanged']} unchanged{', ' + str(len(summary['removed'])) + ' removed' if summary['removed'] else ''}")
+    for s in summary["skipped_comparisons"]:
+        typer.echo(f"not compared: {' vs '.join(s['pair'])}: {s['reason']}", err=True)
+    typer.echo(f"open {Path(summary['out']) / 'index.html'}")
+
+
+@app.command("table")
+def table_(
+    idents: List[str] = typer.Argument(..., metavar="ID...", help="Law ids or sources (a source stands for its headline laws)."),
+    fmt: str = typer.Option("latex", "--format", "-f", help="latex (booktabs, \\citet keys of references.bib), md or csv."),
+    output: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """The laws' constants and exponents as printed, as a LaTeX (booktabs), Markdown or CSV table."""
+    from . import tables
+
+    check_templates(templates)
+    if fmt not in tables.FORMATS:
+        raise KbError(f"unknown format '{fmt}'; use latex, md or csv")
+    data = tables.table_data(idents)
+    text = tables.render_table(data, fmt, templates)
+    if output is not None:
+        write_atomically(output, text)
+    if as_json:
+        return emit_json({**data, "format": fmt, "text": text})
+    if output is not None:
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        sys.stdout.write(text)
+    for ident in data["skipped"]:
+        warn([f"{ident} has no constants; left out"])
+
+
+@app.command()
 def check(
     idents: Optional[List[str]] = typer.Argument(None, metavar="[ID...]", help="Only these laws or sources (default: all)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -476,9 +539,7 @@ def cite(
     elif fmt == "text":
         out = cite_mod.text(key)
     else:
-        ref = cite_mod.reference(key)
-        links = " ".join(f"[{link['label']}]({link['url']})" for link in ref["links"])
-        out = f"{', '.join(ref['authors'])} ({ref['year']}). *{ref['title']}*. {ref['venue']}. {links}".replace(" . ", " ")
+        out = cite_mod.markdown(key)
     if as_json:
         return emit_json({"key": key, "format": fmt, "citation": out, "reference": cite_mod.reference(key)})
     typer.echo(out)

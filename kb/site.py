@@ -237,41 +237,93 @@ def csp(script: "str | None") -> str:
     return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {scripts}; base-uri 'none'; form-action 'none'"
 
 
+def inputs_digest(site: "Site") -> str:
+    """A hash of everything a build reads: the catalog (published and user laws), references.bib,
+    the templates (packaged and overriding), and the package's code and version."""
+    from . import resources
+
+    h = hashlib.sha256(f"scaling-kb {__version__}\n".encode())
+    h.update(repr(sorted(site.catalog.sources.items())).encode())
+    h.update(repr(sorted(site.catalog.laws.items())).encode())
+    h.update(repr(site.law_ids).encode())
+    dirs = [Path(__file__).resolve().parent, resources.templates_dir()]
+    if site.template_dir:
+        dirs.append(Path(site.template_dir))
+    files = [resources.bibliography()] + [f for d in dirs for f in sorted(d.iterdir()) if f.is_file()]
+    for f in files:
+        h.update(str(f).encode() + b"\0")
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            pass
+    return h.hexdigest()
+
+
+def _manifest(out: Path) -> dict:
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _up_to_date(out: Path, manifest: dict, digest: str) -> bool:
+    files = manifest.get("files")
+    if manifest.get("inputs") != digest or not isinstance(files, dict):
+        return False
+    for rel, sha in files.items():
+        try:
+            if hashlib.sha256((out / rel).read_bytes()).hexdigest() != sha:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def build(out, template_dir=None, progress=None) -> dict:
-    """Render the site into `out`; `progress(done, total)` after each page. Returns a summary."""
+    """Render the site into `out`; `progress(done, total)` after each page. Returns a summary.
+
+    When nothing the site is made of changed since the last build (same inputs digest, and every
+    file still holds what that build wrote), nothing is rendered; otherwise every page is rendered
+    and only files whose bytes differ are replaced."""
     out = prepare_out(out)
     site = Site(out, template_dir)
+    digest = inputs_digest(site)
+    manifest = _manifest(out)
+    summary = {"out": str(out), "sources": len(site.catalog.sources), "laws": len(site.law_ids),
+               "comparisons": [{"name": c["name"], "ids": c["ids"]} for c in site.comparisons],
+               "skipped_comparisons": site.skipped}
+    if _up_to_date(out, manifest, digest):
+        n = len(manifest["files"])
+        if progress:
+            progress(1, 1)
+        return {**summary, "pages": n // 2, "files": n, "written": [], "unchanged": n, "removed": [],
+                "rendered": False}
     pages = list(site.pages())
-    written, unchanged, files = [], 0, []
+    written, unchanged, files = [], 0, {}
     for n, (name, render_page) in enumerate(pages, 1):
         html, data = render_page()
         for suffix, text in ((".html", html), (".json", views.json_text(data))):
-            rel = name + suffix
-            files.append(rel)
-            if write_if_changed(out / rel, text.encode("utf-8")):
+            rel, blob = name + suffix, text.encode("utf-8")
+            files[rel] = hashlib.sha256(blob).hexdigest()
+            if write_if_changed(out / rel, blob):
                 written.append(rel)
             else:
                 unchanged += 1
         if progress:
             progress(n, len(pages))
-    removed = _remove_stale(out, files)
-    write_if_changed(out / MANIFEST, (json.dumps({"generator": f"scaling-kb {__version__}", "files": files},
-                                                 indent=1) + "\n").encode("utf-8"))
-    return {"out": str(out), "pages": len(pages), "files": len(files), "written": written,
-            "unchanged": unchanged, "removed": removed,
-            "sources": len(site.catalog.sources), "laws": len(site.law_ids),
-            "comparisons": [{"name": c["name"], "ids": c["ids"]} for c in site.comparisons],
-            "skipped_comparisons": site.skipped}
+    removed = _remove_stale(out, manifest, files)
+    write_if_changed(out / MANIFEST, (json.dumps({"generator": f"scaling-kb {__version__}", "inputs": digest,
+                                                  "files": files}, indent=1) + "\n").encode("utf-8"))
+    return {**summary, "pages": len(pages), "files": len(files), "written": written, "unchanged": unchanged,
+            "removed": removed, "rendered": True}
 
 
-def _remove_stale(out: Path, files: "list[str]") -> "list[str]":
-    try:
-        before = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return []
-    keep, removed = set(files), []
-    for rel in before:
-        if not isinstance(rel, str) or rel in keep or ".." in Path(rel).parts or Path(rel).is_absolute():
+def _remove_stale(out: Path, manifest: dict, files: dict) -> "list[str]":
+    """Delete files an earlier build wrote that are no longer part of the site (and nothing else)."""
+    removed = []
+    for rel in manifest.get("files") or {}:
+        if not isinstance(rel, str) or rel in files or ".." in Path(rel).parts or Path(rel).is_absolute():
             continue
         try:
             (out / rel).unlink()

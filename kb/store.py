@@ -140,6 +140,9 @@ class Store:
             raise KbError(f"cannot use database URL '{_redact(self.url)}': {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            # Take the write lock when a transaction starts (BEGIN IMMEDIATE): two `kb add` or
+            # two first syncs then queue on busy_timeout instead of failing to upgrade a read lock.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         try:
             with self._init_lock():
                 SQLModel.metadata.create_all(self.engine)
@@ -284,6 +287,7 @@ class Store:
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
+    dbapi_connection.isolation_level = None  # transactions begin in the "begin" hook above
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")  # concurrent `kb add` waits instead of failing

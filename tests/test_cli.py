@@ -130,7 +130,65 @@ def _bad(tmp_path):
                         'kind = "loss"\npredicts = { symbol = "L" }\nformula = "__import__(\'os\')"\nlocation = "p"\n')
     clash = tmp_path / "clash.toml"
     clash.write_text((ROOT / "laws" / "isik2024.toml").read_text())
-    return [
+    header = 'schema = 1\n[source]\nbibkey = "x2020"\ntitle = "t"\nyear = 2020\n'
+
+    def law_file(name, body):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(header + '[[law]]\nname = "a"\nkind = "loss"\npredicts = { symbol = "L" }\n'
+                        'location = "p"\nvariables.N = { meaning = "n", unit = "params" }\n' + body)
+        return str(path)
+
+    files = [law_file(name, body) for name, body in [
+        ("call", 'formula = "open(N)"\n'),
+        ("attr", 'formula = "N.real"\n'),
+        ("lambda", 'formula = "(lambda x: x)(N)"\n'),
+        ("comp", 'formula = "sum([N for i in N])"\n'),
+        ("unknown", 'formula = "N * k"\n'),
+        ("string", 'formula = "N + \'1\'"\n'),
+        ("field", 'formula = "N"\nsurprise = 1\n'),
+        ("nolocation", 'formula = "A / N"\nconstants.A = { value = "1" }\n'),
+        ("badvalue", 'formula = "A / N"\nconstants.A = { value = "one", location = "p" }\n'),
+        ("nan", 'formula = "A / N"\nconstants.A = { value = "nan", location = "p" }\n'),
+        ("dup", 'formula = "N"\n[[law]]\nname = "a"\nkind = "loss"\nlocation = "p"\nformula = "1"\n'
+                'predicts = { symbol = "L" }\n'),
+    ]]
+    malformed = tmp_path / "malformed.toml"
+    malformed.write_text("schema = 1\n[source\nbibkey = ")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    csvs = {}
+    for name, text in [("nocol", "params,loss\n1e9,2.5\n2e9,2.4\n"), ("text", "N,D,loss\n1e9,2e10,abc\n"),
+                       ("few", "N,D,loss\n1e9,2e10,2.5\n2e9,4e10,2.4\n"), ("empty", ""),
+                       ("negative", "N,D,loss\n" + "".join(f"{-i}e9,2e10,2.5\n" for i in range(1, 9)))]:
+        csvs[name] = tmp_path / f"{name}.csv"
+        csvs[name].write_text(text)
+    return [("add", f) for f in files] + [
+        ("add", str(malformed)),
+        ("add", str(binary)),
+        ("add", str(tmp_path)),
+        ("fit", str(csvs["nocol"])),
+        ("fit", str(csvs["text"])),
+        ("fit", str(csvs["few"])),
+        ("fit", str(csvs["empty"])),
+        ("fit", str(csvs["negative"])),
+        ("fit", str(tmp_path / "absent.csv")),
+        ("fit", str(csvs["text"]), "--form", "nosuchform"),
+        ("fit", str(csvs["text"]), "--objective", "l7"),
+        ("fit", str(csvs["text"]), "--bootstrap", "-3"),
+        ("eval", "hoffmann2022.approach3", "N=1e9,abc", "D=1T"),
+        ("eval", "hoffmann2022.approach3", "N=1e9", "D=1T", "N=2e9"),
+        ("eval", "hoffmann2022.approach3", "=1e9", "D=1T"),
+        ("eval", "kaplan2020.L_Cmin", "C_min=3 tokens"),
+        ("optimal", "hoffmann2022.approach3", "--compute", "1e21", "--given", "U=1e9"),
+        ("optimal", "muennighoff2023.data_constrained", "--compute", "1e21"),
+        ("optimal", "hoffmann2022", "--compute", "1e21", "-U", "1e9"),
+        ("optimal", "hoffmann2022.approach3", "--compute", "0"),
+        ("optimal", "hoffmann2022.approach3", "--compute", "1e21 tokens"),
+        ("inverse", "hoffmann2022.approach3", "--target", "2", "--solve-for", "Q"),
+        ("inference", "hoffmann2022.approach3", "--target-loss", "1.0", "--inference-tokens", "1T"),
+        ("inference", "hoffmann2022.approach3", "--target-loss", "2.0", "--inference-tokens", "-1"),
+        ("check", "nobody2020"),
+        ("show", ""),
         ("eval", "nope.x", "N=1"),
         ("eval", "hoffmann2022.aproach3", "N=1", "D=1"),
         ("eval", "hoffmann2022.approach3", "N=abc", "D=1T"),
@@ -168,7 +226,9 @@ def _bad(tmp_path):
 
 
 def test_bad_input_exits_2_with_one_line(kb, tmp_path):
-    for args in _bad(tmp_path):
+    cases = _bad(tmp_path)
+    assert len(cases) >= 60
+    for args in cases:
         r = kb(*args)
         assert r.code == 2, (args, r.code, r.err)
         assert "Traceback" not in r.err and "Traceback" not in r.out, args
