@@ -101,26 +101,28 @@ def parse_assignments(pairs) -> dict:
             if len({u for _, u in parsed}) > 1:
                 raise KbError(f"{name}: give all values in one unit")
             unit = parsed[0][1]
+            factor = 1.0
             if unit:
-                from .units import UNITS, dimension, USER_UNIT
+                from .units import UNITS
 
-                out[name] = np.array([v * UNITS[unit][1] for v, _ in parsed])  # to the user's unit
-                USER_UNIT[dimension(unit)]
-            else:
-                out[name] = np.array([v for v, _ in parsed])
+                factor = UNITS[unit][1]  # the sweep is passed on in the user's unit of its dimension
+            out[name] = np.array([v * factor for v, _ in parsed])
         else:
             out[name] = value
     return out
 
 
+def _print_version(value: bool):
+    if value:
+        typer.echo(f"scaling-kb {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: KB_DATABASE_URL, else a SQLite file in your data directory)."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
 ):
-    if version:
-        typer.echo(f"scaling-kb {__version__}")
-        raise typer.Exit(0)
     if db:
         os.environ["KB_DATABASE_URL"] = db
 
@@ -593,6 +595,30 @@ def fit(
     if save:
         typer.echo(f"saved as {save}")
     warn(result.get("warnings") or [])
+
+
+@app.command()
+def lint(
+    paths: List[str] = typer.Argument(..., metavar="FILE...", help="Markdown, LaTeX or plain-text drafts; - reads stdin."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list numbers it could not attribute to a paper."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Check the scaling-law numbers a draft quotes against the papers.
+
+    Verdicts: ok, wrong, misattributed, unverifiable. Exits 1 when any claim is wrong or
+    misattributed, 0 otherwise."""
+    from . import lint as lint_mod
+
+    result = lint_mod.lint_paths(paths, verbose=verbose)
+    if as_json:
+        emit_json(result)
+    else:
+        for finding in result["findings"]:
+            typer.echo(lint_mod.format_finding(finding))
+        summary = ", ".join(f"{n} {verdict}" for verdict, n in result["summary"].items())
+        typer.echo(f"{len(result['findings'])} claims: {summary}", err=True)
+    if result["summary"].get("wrong", 0) or result["summary"].get("misattributed", 0):
+        raise typer.Exit(1)
 
 
 @app.command()

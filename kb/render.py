@@ -140,7 +140,7 @@ def tex_escape(text) -> Tex:
 def tex_math_safe(latex: str) -> bool:
     """Whether a law's LaTeX uses only allow-listed math commands, balanced braces, and no
     character that leaves math mode or comments out the rest ($ % # & and a double backslash)."""
-    if not latex or any(ch in latex for ch in "$%#&\n\r") or "\\\\" in latex or "@" in latex:
+    if not latex or any(ch in latex for ch in "$%#&@\n\r") or "\\\\" in latex or "^^" in latex:  # ^^5c is a backslash
         return False
     depth = 0
     for ch in re.sub(r"\\[{}]", "", latex):

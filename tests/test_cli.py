@@ -323,3 +323,27 @@ def test_fit_save_and_compare(kb, tmp_path):
     bad.write_text("N,D,loss\n1e9,2e10,abc\n")
     r = kb("fit", bad)
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1
+
+
+def test_lint_command(kb, tmp_path):
+    good = tmp_path / "good.md"
+    good.write_text("Kaplan et al. (2020) report $\\alpha_N \\approx 0.076$ for the parameter exponent.\n")
+    r = kb("lint", good, "--json")
+    assert r.code == 0, r.err
+    data = r.json()
+    assert data["summary"]["ok"] >= 1 and not data["summary"].get("wrong")
+    f = data["findings"][0]
+    assert set(f) >= {"file", "line", "col", "verdict", "claim", "law", "paper_value", "location", "message"}
+    bad = kb("lint", "-", input="Kaplan et al. found a parameter exponent alpha_N = 0.095.\n")
+    assert bad.code == 1 and "misattributed" in bad.out
+    flagged = [line for line in bad.out.splitlines() if "misattributed" in line]
+    assert re.match(r"^-:1:\d+: misattributed: ", flagged[0])
+    missing = kb("lint", tmp_path / "absent.md")
+    assert missing.code == 2 and len(missing.err.strip().splitlines()) == 1
+
+
+def test_version(kb):
+    from kb import __version__
+
+    r = kb("--version")
+    assert r.code == 0 and r.out.strip() == f"scaling-kb {__version__}"
