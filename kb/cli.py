@@ -5,6 +5,7 @@ Heavy modules (numpy, sqlmodel, jinja2) are imported inside the commands that ne
 JSON document on stdout and nothing else.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -567,15 +568,14 @@ def fit(
     columns = {k: v for k, v in (c.split("=", 1) if "=" in c else (c, "") for c in column or [])}
     if any(not v for v in columns.values()):
         raise KbError("--column takes ROLE=NAME, e.g. --column N=params")
-    progress = None
-    if bootstrap and not as_json and sys.stderr.isatty():
-        bar = typer.progressbar(length=bootstrap, label="bootstrap", file=sys.stderr)
-        bar.__enter__()
-        progress = lambda done, total: bar.update(1)  # noqa: E731
-    result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
-                             seed=seed, approach=approach, progress=progress)
-    if progress:
-        bar.__exit__(None, None, None)
+    show_bar = bool(bootstrap) and not as_json and sys.stderr.isatty()
+    with (typer.progressbar(length=bootstrap, label="bootstrap", file=sys.stderr) if show_bar
+          else contextlib.nullcontext()) as bar:
+        def progress(done, total):  # the fit reports cumulative draws; the bar wants increments
+            bar.update(done - bar.pos)
+
+        result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
+                                 seed=seed, approach=approach, progress=progress if show_bar else None)
     if save:
         from .store import Store
 
