@@ -292,6 +292,8 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
         laws.append(law)
 
     def law_ref(name, what):
+        if not isinstance(name, str):
+            raise BadFile(f"{where}: headline {what} must be a law name (a string)")
         if name and name not in by_name:
             raise BadFile(f"{where}: headline {what} '{name}' is not a law in this file")
         return f"{bibkey}.{name}" if name else ""
