@@ -304,14 +304,7 @@ def optimal(target: "Law | Source", compute, catalog, given: "dict | None" = Non
         return _source_optimal(target, compute, catalog)
     law = target
     if law.kind == "loss" and all(nd_variables(law)):
-        fixed = _fixed_inputs(law, given or {})
-        n, d, loss = native_optimum(law, compute, fixed=fixed)
-        n_var, d_var = nd_variables(law)
-        n_u, d_u = units.from_native(n, n_var.unit)[0], units.from_native(d, d_var.unit)[0]
-        held = "".join(f", {k} = {units.from_native(v, law.variable(k).unit)[0]:.4g} held fixed" for k, v in fixed.items())
-        alloc = Allocation(law.id, f"numeric minimum of the loss on C = 6ND{held}", compute, n_u, d_u, loss, law.id)
-        alloc.warnings += range_warnings(law, {n_var.symbol: n, d_var.symbol: d, **fixed})
-        return alloc
+        return _loss_optimum(law, compute, _fixed_inputs(law, given or {}))
     if given:
         raise KbError(f"{law.id}: --given applies only to loss laws of N and D")
     if law.kind == "allocation":
@@ -331,9 +324,15 @@ def _fixed_inputs(law: Law, given: dict) -> dict:
     return parse_inputs(sub, given)[0]
 
 
-def _user(native, law, dim):
-    var = variable_of(law, dim)
-    return units.from_native(native, var.unit)[0]
+def _loss_optimum(law: Law, compute, fixed: dict) -> Allocation:
+    """The numeric optimum of a loss law as an Allocation in user units, with range warnings."""
+    n, d, loss = native_optimum(law, compute, fixed=fixed)
+    n_var, d_var = nd_variables(law)
+    n_u, d_u = units.from_native(n, n_var.unit)[0], units.from_native(d, d_var.unit)[0]
+    held = "".join(f", {k} = {units.from_native(v, law.variable(k).unit)[0]:.4g} held fixed" for k, v in fixed.items())
+    alloc = Allocation(law.id, f"numeric minimum of the loss on C = 6ND{held}", compute, n_u, d_u, loss, law.id)
+    alloc.warnings += range_warnings(law, {n_var.symbol: n, d_var.symbol: d, **fixed})
+    return alloc
 
 
 def _compute_inputs(law: Law, compute) -> "tuple[dict, list]":
@@ -377,7 +376,7 @@ def _source_optimal(source: Source, compute, catalog) -> Allocation:
     if result.loss is None and source.headline_loss:
         loss_law = catalog.law(source.headline_loss)
         if loss_over_ND(loss_law):
-            n_var, d_var = variable_of(loss_law, "params"), variable_of(loss_law, "tokens")
+            n_var, d_var = nd_variables(loss_law)
             native = {n_var.symbol: units.to_native(result.N, None, n_var.unit, "N"),
                       d_var.symbol: units.to_native(result.D, None, d_var.unit, "D")}
             result.loss = native_eval(loss_law, native)[0]
@@ -428,10 +427,8 @@ def _compute_for_loss(law: Law, target: float) -> dict:
     x = _bisect(f, math.log(1e6), math.log(1e40),
                 f"{law.id}: no compute up to 1e40 FLOP reaches loss {target:g} on the optimal frontier")
     compute = math.exp(x)
-    n, d, loss = native_optimum(law, np.array([compute]))
-    alloc = Allocation(law.id, "", np.array([compute]), _user(n, law, "params"), _user(d, law, "tokens"), loss)
-    row = alloc.as_json()["results"][0]
-    warns = range_warnings(law, {variable_of(law, "params").symbol: n, variable_of(law, "tokens").symbol: d})
+    alloc = _loss_optimum(law, np.array([compute]), {})
+    row, warns = alloc.as_json()["results"][0], alloc.warnings
     return {"law": law.id, "target": {"symbol": law.predicts.symbol, "value": target, "unit": law.predicts.unit},
             "given": {}, "solved": {"symbol": "C", "value": compute, "unit": "FLOP"}, "optimum": row, "warnings": warns}
 

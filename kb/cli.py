@@ -141,6 +141,7 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """List the laws in the store (published and your own)."""
+    from .lookup import full_catalog
     from .schema import KINDS
     from .store import Store
 
@@ -150,7 +151,7 @@ def list_(
         raise UnknownId("kind", kind, KINDS)
     store = Store()
     ids = store.query(kind=kind, tag=tag, source=source, year=year, verified=verified)
-    cat = store_catalog(store)
+    cat = full_catalog(store=store)
     laws = [cat.laws[i] for i in ids]
     if as_json:
         from .views import list_json
@@ -163,12 +164,6 @@ def list_(
     typer.echo(table(["id", "kind", "title", "verified"],
                      [[law.id, law.kind, law.title, "yes" if law.verified else "no"] for law in laws]))
     typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources")
-
-
-def store_catalog(store):
-    from .catalog import published
-
-    return published().merged(store.user_catalog())
 
 
 @app.command()
@@ -237,13 +232,14 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Find laws by text, symbol, quantity, kind, dataset or author."""
+    from .lookup import full_catalog
     from .store import Store
 
     if not text.strip():
         raise KbError("search needs some text")
     store = Store()
     ids = store.query(text_=text)
-    cat = store_catalog(store)
+    cat = full_catalog(store=store)
     if as_json:
         return emit_json({"query": text, "count": len(ids),
                           "laws": [{"id": i, "title": cat.laws[i].title, "kind": cat.laws[i].kind} for i in ids]})

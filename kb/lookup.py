@@ -4,11 +4,13 @@ from . import catalog as catalog_mod
 from .errors import UnknownId
 
 
-def full_catalog(db: "str | None" = None):
-    """Published and user laws together (opens the store)."""
-    from .store import Store
+def full_catalog(db: "str | None" = None, store=None):
+    """Published and user laws together (opens the store unless one is given)."""
+    if store is None:
+        from .store import Store
 
-    return catalog_mod.published().merged(Store(db).user_catalog())
+        store = Store(db)
+    return catalog_mod.published().merged(store.user_catalog())
 
 
 def catalog_for(ident: str, db: "str | None" = None):
