@@ -73,13 +73,9 @@ def write_atomically(path: Path, text: str) -> None:
         raise KbError(f"{path} is a directory; give a file name")
     if not path.parent.exists():
         raise KbError(f"cannot write {path}: directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.kb-tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise KbError(f"cannot write {path}: {exc.strerror}") from None
+    from .site import write_if_changed  # the one atomic writer (temp file + rename)
+
+    write_if_changed(path, text.encode("utf-8"))
 
 
 def parse_assignments(pairs) -> dict:
