@@ -203,7 +203,7 @@ class Store:
                 _delete_source(session, bibkey)
             session.flush()
             for source in published.sources.values():
-                _insert(session, source, published.laws_of(source.bibkey), _source_document(source, published))
+                _insert(session, source, published.laws_of(source.bibkey), _source_document(source))
             if row is None:
                 session.add(Meta(key="published_digest", value=digest))
             else:
@@ -307,7 +307,7 @@ def _to_json(data) -> str:
     return json.dumps(data, default=str, ensure_ascii=False)
 
 
-def _source_document(source: Source, published) -> str:
+def _source_document(source: Source) -> str:
     path = next(p for p in catalog_mod.law_files() if p.stem == source.bibkey)
     return _to_json(catalog_mod.schema_document(path))
 
