@@ -357,13 +357,20 @@ def compare(
     md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown report to this file."),
     tex: Optional[Path] = typer.Option(None, "--tex", help="Write a LaTeX document (booktabs tables, \\citet keys of references.bib) to this file."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    compute: Optional[List[str]] = typer.Option(None, "--compute", "--budgets", "-c", help="Compute budgets of the grid in FLOPs (repeat or comma-list: 1e21,1e23,5.76e23); default 1e19..1e26."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss at 1e19..1e26 FLOP."""
+    """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss on a grid of budgets
+    (default 1e19..1e26 FLOP), with the FLOPs each allocation really spends (6ND)."""
     from . import compare as compare_mod
 
     check_templates(templates)
-    result = compare_mod.compare_ids(idents)
+    budgets = compare_mod.DEFAULT_BUDGETS
+    if compute:
+        from .calc import parse_budgets
+
+        budgets = sorted(parse_budgets([c for item in compute for c in item.split(",") if c.strip()]))
+    result = compare_mod.compare_ids(idents, budgets)
     outputs = [(path, fmt) for path, fmt in ((html, "html"), (md, "md"), (tex, "tex")) if path is not None]
     for path, fmt in outputs:
         write_atomically(path, compare_mod.document(result, fmt, templates))
@@ -380,34 +387,48 @@ def check_templates(templates: Optional[Path]) -> None:
 
 
 def print_comparison(result: dict) -> None:
+    from .terminal import fit_table, sig, wrap
+
+    for notice in result["notices"]:
+        typer.echo(wrap(f"NOTE: {notice}"))
     for law in result["laws"]:
-        typer.echo(f"== {law['id']}: {law['title']} [{law['kind']}]")
+        typer.echo(wrap(f"== {law['id']}: {law['title']} [{law['kind']}]"))
         if law["formula"]:
-            typer.echo(f"   {law['predicts']['symbol']} = {law['formula']}")
+            typer.echo(wrap(f"   {law['predicts']['symbol']} = {law['formula']}", indent="     "))
         for sym, c in law["constants"].items():
             value = "not available" if c["missing"] else c["value"]
-            typer.echo(f"   {sym} = {value} {c['unit'] or ''}  [{c['location']}]{'' if c['verified'] else ' (unverified)'}")
-    typer.echo("\nCaveats (not directly comparable):")
-    for c in result["caveats"]:
-        typer.echo(f" - {c}")
-    preds = [p for p in result["predictions"] if p["available"]]
+            typer.echo(wrap(f"   {sym} = {value} {c['unit'] or ''}  [{c['location']}]{'' if c['verified'] else ' (unverified)'}",
+                            indent="     "))
+        if law.get("table"):
+            typer.echo(f"   {len(law['table']['rows'])} rows as printed in {law['table']['location']} (kb show {law['id']})")
+    for h in result["headlines"]:
+        if h["why"]:
+            typer.echo(wrap(f"\nHeadline of {h['source']}: {h['allocation']}. {h['why']}"))
+    if result["caveats"]:
+        typer.echo("\nCaveats (not directly comparable):")
+        for c in result["caveats"]:
+            typer.echo(wrap(f" - {c}", indent="   "))
     for p in result["predictions"]:
         if not p["available"]:
-            typer.echo(f"\n{p['label']}: no allocation ({p['reason']})")
-    if not preds:
-        return
-    headers = ["C (FLOP)"] + [f"N_opt {p['id']}" for p in preds] + [f"D_opt {p['id']}" for p in preds]
-    headers += [f"loss {p['id']}" for p in preds]
-    rows = []
-    for i, c in enumerate(result["budgets"]):
-        row = [g(c, 3)] + [g(p["results"][i]["N"], 3) for p in preds] + [g(p["results"][i]["D"], 3) for p in preds]
-        rows.append(row + [g(p["results"][i]["loss"]) for p in preds])
-    typer.echo("\nCompute-optimal allocation:")
-    typer.echo(table(headers, rows))
+            typer.echo(wrap(f"\n{p['label']}: no allocation ({p['reason']})"))
+            continue
+        typer.echo(wrap(f"\n{p['label']} [{p['id']}]: {p['method']}" + (f"; loss from {p['loss_law']}" if p["loss_law"] else "")))
+        lc = p.get("law_compute")
+        headers = ["C (FLOP)"] + ([f"{lc['symbol']} (FLOP)"] if lc else []) + ["N_opt", "D_opt", "D/N", "6ND/C", "loss", "range"]
+        rows = []
+        for r in p["results"]:
+            spent = sig(r["spent_over_budget"], 3) + (" OVER" if r["over_budget"] else "")
+            rows.append([sig(r["compute"], 3)] + ([sig(r["law_compute"]["value"], 3)] if lc else [])
+                        + [sig(r["N"], 3), sig(r["D"], 3), sig(r["tokens_per_param"], 3), spent, sig(r["loss"], 4),
+                           "fitted" if r["in_fitted_range"] else "extrap."])
+        typer.echo(fit_table(headers, rows))
     for ratio in result["ratios"]:
         typer.echo(f"\nRatio {ratio['numerator']} / {ratio['denominator']}:")
-        typer.echo(table(["C (FLOP)", "N ratio", "D ratio", "loss ratio"],
-                         [[g(r["compute"], 3), g(r["N"], 3), g(r["D"], 3), g(r["loss"], 3)] for r in ratio["rows"]]))
+        typer.echo(fit_table(["C (FLOP)", "N ratio", "D ratio", "6ND ratio", "loss ratio"],
+                             [[sig(r["compute"], 3), sig(r["N"], 3), sig(r["D"], 3), sig(r["spent"], 3), sig(r["loss"], 3)]
+                              for r in ratio["rows"]]))
+        if ratio["loss_note"]:
+            typer.echo(wrap(f"loss ratio: {ratio['loss_note']}"))
 
 
 @app.command()

@@ -1,6 +1,8 @@
 """Put two or more laws or sources side by side: forms, constants, conditions, caveats of
 comparability, and predictions on a common grid of compute budgets."""
 
+import re
+
 import numpy as np
 
 from . import calc, units, views
@@ -19,7 +21,7 @@ def _item(target: "Law | Source", catalog) -> dict:
         laws = []
         if target.headline_loss:
             laws.append(catalog.law(target.headline_loss))
-        for ident in target.headline_allocation.values():
+        for ident in (*target.headline_allocation.values(), *target.approaches):
             law = catalog.law(ident)
             if law not in laws:
                 laws.append(law)
@@ -28,9 +30,33 @@ def _item(target: "Law | Source", catalog) -> dict:
     return {"id": target.id, "label": f"{source.short}: {target.name}", "source": source, "laws": [target]}
 
 
+_AS_IN = re.compile(r"\bas in ([a-z][a-z0-9_-]*[0-9]{4}[a-z]?)\b")
+_REMARK = re.compile(r"\([^()]*\)|,?\s*\bas in [a-z][a-z0-9_-]*[0-9]{4}[a-z]?\b")
+
+
+def _core(value: str) -> str:
+    """A condition without its parenthesised remarks and 'as in <source>' clauses, for comparing."""
+    return " ".join(_REMARK.sub(" ", value).split()).strip(" ,;").lower()
+
+
+def _same_conditions(values: "dict[str, str]", sources: "dict[str, str]") -> bool:
+    """Whether the items' values of one condition say the same thing: equal once remarks are
+    dropped, or declared 'as in <bibkey>' of another item being compared."""
+    by_source = {sources[k]: v for k, v in values.items()}
+    canon = set()
+    for k, v in values.items():
+        ref = _AS_IN.search(v)
+        if ref and ref.group(1) in by_source and ref.group(1) != sources[k]:
+            v = by_source[ref.group(1)]
+        canon.add(_core(v))
+    return len(canon) <= 1
+
+
 def caveats(items) -> "list[str]":
-    """What makes these laws not directly comparable, from their recorded conditions."""
+    """What makes these laws not directly comparable, from their recorded conditions. A condition
+    that is the same, or declared 'as in <other source>', is not a difference."""
     out = []
+    sources = {it["id"]: it["source"].bibkey for it in items}
     for key, label in CONDITION_LABELS.items():
         values = {}
         for it in items:
@@ -38,10 +64,13 @@ def caveats(items) -> "list[str]":
                 value = law.condition.get(key)
                 if value:
                     values.setdefault(it["id"], value)
-        if len(set(values.values())) > 1:
+        if len(values) > 1 and not _same_conditions(values, sources):
             out.append(f"{label[0].upper()}{label[1:]} differs: " + "; ".join(f"{k}: {v}" for k, v in values.items()))
     for it in items:
         for law in it["laws"]:
+            if law.budget is not None:
+                out.append(f"{law.id} is written in {variable_compute(law)}, not the FLOPs a run spends: "
+                           f"converted with {variable_compute(law)} = {law.budget.formula} ({law.budget.location})")
             for v in law.variables:
                 if v.unit in ("PF-days", "PF-day"):
                     out.append(f"{law.id} takes {v.symbol} in PF-days; converted at 1 PF-day = "
@@ -53,45 +82,101 @@ def caveats(items) -> "list[str]":
     return list(dict.fromkeys(out))
 
 
+def variable_compute(law: Law) -> str:
+    var = calc.variable_of(law, "compute")
+    return var.symbol if var is not None else "C"
+
+
+def _loss_comparable(caveat_list) -> "str | None":
+    """Why the loss ratio does not compare like with like (None when it does)."""
+    differing = [c.split(" differs")[0].lower() for c in caveat_list
+                 if c.split(" differs")[0] in ("Dataset", "Tokenizer", "Loss definition")]
+    if not differing:
+        return None
+    return (f"{', '.join(differing)} differ: the losses are measured on different scales, so their ratio "
+            "is not a like-for-like comparison")
+
+
+def _predictions_of(it, catalog, budgets) -> "list[tuple[str, str, object]]":
+    """(id, label, Allocation or KbError) for one item: a law, or a source's headline allocation
+    followed by the other approaches the source declares."""
+    source = it["source"]
+    if it["id"] != source.bibkey:
+        return [(it["id"], it["label"], _try(lambda: calc.optimal(it["laws"][0], budgets, catalog)))]
+    out = [(it["id"], f"{it['label']} (headline)" if source.approaches else it["label"],
+            _try(lambda: calc.optimal(source, budgets, catalog)))]
+    headline = set(source.headline_allocation.values()) or {source.headline_loss}
+    for ident in source.approaches:
+        if ident in headline:
+            continue
+        law = catalog.law(ident)
+        out.append((ident, f"{it['label']}: {law.name}",
+                    _try(lambda law=law: calc.with_headline_loss(calc.optimal(law, budgets, catalog), source, catalog))))
+    return out
+
+
+def _try(fn):
+    try:
+        return fn()
+    except KbError as exc:
+        return exc
+
+
 def compare(targets, catalog, budgets=DEFAULT_BUDGETS) -> dict:
     if len(targets) < 2:
         raise KbError("compare needs at least two law ids or sources")
     items = [_item(t, catalog) for t in targets]
     budgets = np.asarray(budgets, dtype=float)
-    predictions, warnings = [], []
-    for it in items:
-        try:
-            alloc = calc.optimal(it["source"] if it["id"] == it["source"].bibkey else it["laws"][0], budgets, catalog)
-        except KbError as exc:
-            predictions.append({"id": it["id"], "label": it["label"], "available": False, "reason": str(exc)})
-            continue
-        pred = alloc.as_json()
-        fitted = _fitted_compute(alloc, it)
-        for row, inside in zip(pred["results"], fitted):
-            row["in_fitted_range"] = inside
-        pred.update(id=it["id"], label=it["label"], available=True)
-        predictions.append(pred)
-        warnings += alloc.warnings
+    caveat_list = caveats(items)
+    predictions, warnings, notices = [], [], []
+    for index, it in enumerate(items):
+        preds = _predictions_of(it, catalog, budgets)
+        for ident, label, alloc in preds:
+            if isinstance(alloc, KbError):
+                predictions.append({"id": ident, "label": label, "available": False, "reason": str(alloc)})
+                continue
+            pred = alloc.as_json()
+            fitted = _fitted_compute(alloc, it)
+            for row, inside in zip(pred["results"], fitted):
+                row["in_fitted_range"] = inside
+            pred.update(id=ident, label=label, available=True, item=index,
+                        headline=ident == it["source"].bibkey and bool(it["source"].approaches))
+            over = [r["compute"] for r in pred["results"] if r["over_budget"]]
+            if over:
+                pred["warnings"] = pred["warnings"] + [
+                    f"{ident} spends more than the budget at C = {', '.join(f'{c:.3g}' for c in over)} "
+                    f"(6ND / C up to {max(r['spent_over_budget'] for r in pred['results']):.3g})"]
+            predictions.append(pred)
+            warnings += pred["warnings"]
+        if not any(p["available"] for p in predictions if p["id"] in {i for i, _, _ in preds}):
+            notices.append(f"{it['id']} has no law comparable on a compute grid: "
+                           + "; ".join(str(a) for _, _, a in preds if isinstance(a, KbError)))
     ratios = []
     available = [p for p in predictions if p["available"]]
-    if len(available) >= 2:
-        base = available[0]
-        for other in available[1:]:
-            rows = []
-            for a, b in zip(base["results"], other["results"]):
-                rows.append({"compute": a["compute"], "N": _ratio(a["N"], b["N"]), "D": _ratio(a["D"], b["D"]),
-                             "loss": _ratio(a["loss"], b["loss"])})
-            ratios.append({"numerator": base["id"], "denominator": other["id"], "rows": rows})
+    loss_note = _loss_comparable(caveat_list)
+    base = next((p for p in available if p["item"] == 0), None)
+    for other in available:
+        if base is None or other["item"] == 0:
+            continue
+        rows = []
+        for a, b in zip(base["results"], other["results"]):
+            rows.append({"compute": a["compute"], "N": _ratio(a["N"], b["N"]), "D": _ratio(a["D"], b["D"]),
+                         "loss": _ratio(a["loss"], b["loss"]),
+                         "spent": _ratio(a["flops_spent"], b["flops_spent"])})
+        ratios.append({"numerator": base["id"], "denominator": other["id"], "rows": rows,
+                       "loss_comparable": loss_note is None, "loss_note": loss_note})
     laws = [law for it in items for law in it["laws"]]
     bibkeys = list(dict.fromkeys(it["source"].bibkey for it in items))
     return {
         "items": [{"id": it["id"], "label": it["label"], "source": it["source"].bibkey,
                    "laws": [law.id for law in it["laws"]]} for it in items],
+        "notices": notices,
+        "headlines": [_headline(catalog.sources[k]) for k in bibkeys if isinstance(_source_target(items, k), Source)],
         "laws": [views.law_json(law, catalog.sources.get(law.source)) for law in laws],
         "sources": [views.source_json(catalog.sources[k], catalog.laws_of(k)) for k in bibkeys],
         "relations": [views.relation_json(r) for k in bibkeys for r in catalog.sources[k].relations
                       if r.target.split(".")[0] in bibkeys],
-        "caveats": caveats(items),
+        "caveats": caveat_list,
         "budgets": [float(b) for b in budgets],
         "predictions": predictions,
         "ratios": ratios,
@@ -99,7 +184,21 @@ def compare(targets, catalog, budgets=DEFAULT_BUDGETS) -> dict:
     }
 
 
-def compare_ids(idents) -> dict:
+def _source_target(items, bibkey):
+    return next((it["source"] for it in items if it["id"] == bibkey), None)
+
+
+def _headline(source: Source) -> dict:
+    """Which law is the source's headline, and why (as the law file says), with the paper's
+    recorded inconsistencies: a reader of the report sees them in its body."""
+    alloc = source.headline_allocation
+    return {"source": source.bibkey, "label": source.short, "loss": source.headline_loss or None,
+            "allocation": alloc.get("law") or " + ".join(alloc.get(k) for k in ("N", "D") if alloc.get(k)) or None,
+            "why": source.headline_why or None, "approaches": list(source.approaches),
+            "inconsistencies": [{"text": n.text, "location": n.location or None} for n in source.inconsistencies]}
+
+
+def compare_ids(idents, budgets=DEFAULT_BUDGETS) -> dict:
     """`kb compare ID ID ...`: the catalog the ids need (published only when it has them all)."""
     from .lookup import catalog_for, full_catalog, resolve
 
@@ -109,7 +208,7 @@ def compare_ids(idents) -> dict:
     cat = catalog_for(idents[0])
     if not all(cat.has(i) for i in idents):
         cat = full_catalog()
-    return compare([resolve(i) for i in idents], cat)
+    return compare([resolve(i) for i in idents], cat, budgets)
 
 
 def _fitted_compute(alloc, item) -> "list[bool]":
