@@ -180,10 +180,16 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
         typer.echo(f"source: {source.short} ({source.bibkey}, {source.year}); {target.location}")
         if target.formula:
             typer.echo(f"\n  {target.predicts.symbol} = {target.formula}    [{target.predicts.unit}: {target.predicts.quantity}]")
+        if target.table:
+            typer.echo(f"\n  tabulated in {target.table.location} (log-log interpolation between rows; outside, extrapolated):")
+            typer.echo(table(list(target.table.columns), [list(r) for r in target.table.rows]))
+        if target.budget:
+            typer.echo(f"  budget: {target.variables[0].symbol} = {target.budget.formula} for C FLOPs spent [{target.budget.location}]")
         for name, expr in target.where:
             typer.echo(f"  where {name} = {expr}")
         for out in target.outputs:
-            typer.echo(f"  also {out.symbol} = {out.formula}    [{out.unit}]")
+            if out.formula:
+                typer.echo(f"  also {out.symbol} = {out.formula}    [{out.unit}]")
         if target.variables:
             typer.echo("\nvariables:")
             for v in target.variables:

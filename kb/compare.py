@@ -66,15 +66,20 @@ def caveats(items) -> "list[str]":
                     values.setdefault(it["id"], value)
         if len(values) > 1 and not _same_conditions(values, sources):
             out.append(f"{label[0].upper()}{label[1:]} differs: " + "; ".join(f"{k}: {v}" for k, v in values.items()))
+    grouped = {}  # one line per conversion, naming every law it applies to
     for it in items:
         for law in it["laws"]:
             if law.budget is not None:
-                out.append(f"{law.id} is written in {variable_compute(law)}, not the FLOPs a run spends: "
-                           f"converted with {variable_compute(law)} = {law.budget.formula} ({law.budget.location})")
+                sym = variable_compute(law)
+                grouped.setdefault(f"written in {sym}, not the FLOPs a run spends: converted with {sym} = "
+                                   f"{law.budget.formula} ({law.budget.location})", []).append(law.id)
             for v in law.variables:
                 if v.unit in ("PF-days", "PF-day"):
-                    out.append(f"{law.id} takes {v.symbol} in PF-days; converted at 1 PF-day = "
-                               f"{units.PF_DAY:.3g} FLOP")
+                    grouped.setdefault(f"take {v.symbol} in PF-days; converted at 1 PF-day = {units.PF_DAY:.3g} FLOP",
+                                       []).append(law.id)
+    out += [f"{', '.join(dict.fromkeys(ids))}: {text}" for text, ids in grouped.items()]
+    for it in items:
+        for law in it["laws"]:
             if not law.verified or any(not c.verified for c in law.constants):
                 out.append(f"{law.id} includes values not verified in the paper")
             if law.missing_constants:
@@ -231,10 +236,16 @@ def _ratio(a, b):
     return a / b if a is not None and b not in (None, 0) else None
 
 
-def plot_series(result: dict, field: str) -> list:
-    return [{"label": p["label"], "x": [r["compute"] for r in p["results"]], "y": [r[field] for r in p["results"]],
-             "solid": [r["in_fitted_range"] for r in p["results"]]}
-            for p in result["predictions"] if p["available"] and any(r[field] for r in p["results"])]
+def plot_series(result: dict, field: str, one_per_item: bool = False) -> list:
+    """Series of one field; `one_per_item` keeps each compared item's first (headline) series only."""
+    seen, out = set(), []
+    for p in result["predictions"]:
+        if not p["available"] or not any(r[field] for r in p["results"]) or (one_per_item and p["item"] in seen):
+            continue
+        seen.add(p["item"])
+        out.append({"label": p["label"], "x": [r["compute"] for r in p["results"]], "y": [r[field] for r in p["results"]],
+                    "solid": [r["in_fitted_range"] for r in p["results"]]})
+    return out
 
 
 def plots(result: dict) -> dict:
@@ -247,9 +258,24 @@ def plots(result: dict) -> dict:
                                  "N_opt (parameters)"),
         "plot_d": svgplot.loglog(plot_series(result, "D"), "Compute-optimal training tokens D_opt(C)", xlabel,
                                  "D_opt (tokens)"),
-        "plot_loss": svgplot.loglog(plot_series(result, "loss"), "Loss at the compute-optimal allocation", xlabel,
+        "plot_loss": svgplot.loglog(plot_series(result, "loss", one_per_item=True), "Loss at the compute-optimal allocation", xlabel,
                                     "loss (nats/token)"),
     }
+
+
+def shared_conditions(result: dict) -> "tuple[dict, dict]":
+    """Conditions every compared law of a source shares (shown once per source), and per law
+    the ones it adds or changes."""
+    shared = {}
+    for law in result["laws"]:
+        mine = law["conditions"]
+        if law["source"] not in shared:
+            shared[law["source"]] = dict(mine)
+        else:
+            shared[law["source"]] = {k: v for k, v in shared[law["source"]].items() if mine.get(k) == v}
+    own = {law["id"]: {k: v for k, v in law["conditions"].items() if shared[law["source"]].get(k) != v}
+           for law in result["laws"]}
+    return shared, own
 
 
 def document(result: dict, fmt: str, template_dir=None, **extra) -> str:
@@ -263,8 +289,9 @@ def document(result: dict, fmt: str, template_dir=None, **extra) -> str:
     references = [cite.reference(k) for k in keys if k in known]
     cites = {k: cite.author_year(k) if k in known else k for k in keys}
     title = "Scaling laws compared: " + " vs ".join(i["label"] for i in result["items"])
+    shared, own = shared_conditions(result)
     context = dict(result=result, references=references, cites=cites, title=title, version=__version__,
-                   home=None, json_twin=None)
+                   home=None, json_twin=None, shared_conditions=shared, own_conditions=own)
     context.update(extra)
     if fmt == "html":
         from markupsafe import Markup

@@ -34,6 +34,10 @@ def law_json(law: Law, source: "Source | None" = None) -> dict:
         "notes": [{"text": n.text, "location": n.location or None} for n in law.notes],
         "claims": [{"text": n.text, "location": n.location or None} for n in law.claims],
         "tags": list(law.tags), "aliases": list(law.aliases),
+        "table": ({"columns": list(law.table.columns), "rows": [list(r) for r in law.table.rows],
+                   "location": law.table.location, "note": law.table.note or None} if law.table else None),
+        "budget": ({"formula": law.budget.formula, "location": law.budget.location, "note": law.budget.note or None}
+                   if law.budget else None),
     }
     if source is not None:
         out["relations"] = [relation_json(r) for r in source.relations
@@ -50,7 +54,9 @@ def source_json(source: Source, laws: "list[Law]", incoming=()) -> dict:
         "bibkey": source.bibkey, "short": source.short, "title": source.title, "authors": list(source.authors),
         "year": source.year, "arxiv": source.arxiv or None, "url": source.url or None, "venue": source.venue or None,
         "verified": source.verified, "origin": source.origin,
-        "headline": {"loss": source.headline_loss or None, "allocation": source.headline_allocation or None},
+        "headline": {"loss": source.headline_loss or None, "allocation": source.headline_allocation or None,
+                     "why": source.headline_why or None, "approaches": list(source.approaches)},
+        "aliases": list(source.aliases),
         "notes": [{"text": n.text, "location": n.location or None} for n in source.notes],
         "inconsistencies": [{"text": n.text, "location": n.location or None} for n in source.inconsistencies],
         "relations": [relation_json(r) for r in source.relations],
