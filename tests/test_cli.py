@@ -93,7 +93,7 @@ def test_compare_headline_report(kb, tmp_path):
     assert "https://arxiv.org/abs/2001.08361" in page and "https://arxiv.org/abs/2203.15556" in page
     assert "<script" not in page and "<link" not in page and "javascript:" not in page
     text = md.read_text()
-    assert "| compute (FLOP) |" in text and "Kaplan" in text
+    assert "| budget C (FLOP) |" in text and "| spent 6ND (FLOP) |" in text and "Kaplan" in text
 
 
 def test_compare_json_has_grid_and_caveats(kb):
