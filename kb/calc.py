@@ -126,6 +126,23 @@ class Result:
         return out
 
 
+def sweep(raw: dict, grid: bool = False) -> dict:
+    """Inputs with lists (sweeps): lists of one length are paired element by element; `grid`
+    takes every combination instead (the cross product, first name varying slowest)."""
+    lists = {k: np.asarray(v, dtype=float) for k, v in raw.items() if isinstance(v, np.ndarray)}
+    if not lists:
+        return raw
+    if grid:
+        names = list(lists)
+        mesh = np.meshgrid(*(lists[k] for k in names), indexing="ij")
+        return {**raw, **{k: m.reshape(-1) for k, m in zip(names, mesh)}}
+    lengths = {k: len(v) for k, v in lists.items()}
+    if len(set(lengths.values())) > 1:
+        given = " and ".join(f"{k} has {n} values" for k, n in lengths.items())
+        raise KbError(f"{given}: give lists of equal length (paired element by element) or --grid for every combination")
+    return raw
+
+
 def parse_inputs(law: Law, raw: "dict[str, object]") -> "tuple[dict, dict]":
     """User inputs ({'N': '70B'}) -> (native arrays or floats, user-unit values for display)."""
     known = {v.symbol: v for v in law.variables}

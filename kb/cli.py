@@ -19,7 +19,7 @@ from . import __version__
 from .errors import KbError
 
 app = typer.Typer(
-    name="kb", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    name="kb", no_args_is_help=True, add_completion=True, rich_markup_mode=None,
     pretty_exceptions_enable=False,
     help="A knowledge base of published neural scaling laws, and a calculator over it.\n\n"
          "Numbers are in parameters, tokens and FLOPs (70B, 1.4T, 5.76e23, '6666 PF-days'). "
@@ -137,17 +137,14 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """List the laws in the store (published and your own)."""
-    from .lookup import full_catalog
+    from .lookup import query
     from .schema import KINDS
-    from .store import Store
 
     if kind and kind not in KINDS:
         from .errors import UnknownId
 
         raise UnknownId("kind", kind, KINDS)
-    store = Store()
-    ids = store.query(kind=kind, tag=tag, source=source, year=year, verified=verified)
-    cat = full_catalog(store=store)
+    cat, ids = query(kind=kind, tag=tag, source=source, year=year, verified=verified)
     laws = [cat.laws[i] for i in ids]
     if as_json:
         from .views import list_json
@@ -157,9 +154,12 @@ def list_(
     if not laws:
         typer.echo("no laws match")
         return
-    typer.echo(table(["id", "kind", "title", "verified"],
-                     [[law.id, law.kind, law.title, "yes" if law.verified else "no"] for law in laws]))
-    typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources")
+    from .terminal import fit_table
+
+    typer.echo(fit_table(["id", "kind", "title", "ok"],
+                         [[law.id, law.kind, law.title, "yes" if law.verified else "no"] for law in laws],
+                         left=(0, 1, 2, 3), shrink=(2, 0)))
+    typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources (ok: verified in the paper)")
 
 
 @app.command()
@@ -234,21 +234,23 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Find laws by text, symbol, quantity, kind, dataset or author."""
-    from .lookup import full_catalog
-    from .store import Store
+    from .lookup import query
+    from .query import rank
 
     if not text.strip():
         raise KbError("search needs some text")
-    store = Store()
-    ids = store.query(text_=text)
-    cat = full_catalog(store=store)
+    cat, ids = query(text_=text)
+    ids = rank(ids, text, cat)
     if as_json:
         return emit_json({"query": text, "count": len(ids),
                           "laws": [{"id": i, "title": cat.laws[i].title, "kind": cat.laws[i].kind} for i in ids]})
     if not ids:
         typer.echo(f"nothing matches '{text}'")
         return
-    typer.echo(table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids]))
+    from .terminal import fit_table
+
+    typer.echo(fit_table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids],
+                         left=(0, 1, 2), shrink=(2, 0)))
 
 
 # ----------------------------------------------------------------------------- calculate
@@ -256,8 +258,9 @@ def search(text: str = typer.Argument(..., help="Words to find (all must match):
 
 @app.command("eval")
 def eval_(
-    ident: str = typer.Argument(..., metavar="LAW", help="Law id, e.g. hoffmann2022.approach3."),
-    assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs, e.g. N=70B D=1.4T (comma lists evaluate a sweep)."),
+    ident: str = typer.Argument(..., metavar="LAW", help="Law id (hoffmann2022.approach3), or a source for its headline loss law (chinchilla)."),
+    assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs, e.g. N=70B D=1.4T; comma lists sweep (equal lengths are paired)."),
+    grid: bool = typer.Option(False, "--grid", help="Evaluate every combination of the lists (cross product) instead of pairing them."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Evaluate a law at given inputs (warns outside the fitted range)."""
@@ -265,13 +268,25 @@ def eval_(
     from .lookup import law
 
     target = law(ident)
-    result = calc.evaluate(target, parse_assignments(assignments))
+    result = calc.evaluate(target, calc.sweep(parse_assignments(assignments), grid))
     if as_json:
         return emit_json(result.as_json())
     out = result.output
-    typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
-    for a in result.also:
-        typer.echo(f"{a['symbol']} = {g(a['value'])} {a['unit']}")
+    if isinstance(out["value"], list):  # a sweep: one row per point, the inputs repeated
+        from .terminal import fit_table, sig
+
+        names = list(result.inputs)
+        columns = [out["symbol"]] + [a["symbol"] for a in result.also]
+        values = [out["value"]] + [a["value"] for a in result.also]
+        n = len(out["value"])
+        cell = [(lambda v, i=i: v[i] if isinstance(v, list) else v) for i in range(n)]
+        typer.echo(f"{target.id}: {out['quantity']} [{out['unit']}]")
+        typer.echo(fit_table(names + columns, [[sig(cell[i](result.inputs[k]), 4) for k in names]
+                                               + [sig(v[i], 4) for v in values] for i in range(n)]))
+    else:
+        typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
+        for a in result.also:
+            typer.echo(f"{a['symbol']} = {g(a['value'])} {a['unit']}")
     warn(result.warnings)
 
 
@@ -427,7 +442,7 @@ def print_comparison(result: dict) -> None:
             rows.append([sig(r["compute"], 3)] + ([sig(r["law_compute"]["value"], 3)] if lc else [])
                         + [sig(r["N"], 3), sig(r["D"], 3), sig(r["tokens_per_param"], 3), spent, sig(r["loss"], 4),
                            "fitted" if r["in_fitted_range"] else "extrap."])
-        typer.echo(fit_table(headers, rows))
+        typer.echo(fit_table(headers, rows, left=(len(headers) - 1,)))
     for ratio in result["ratios"]:
         typer.echo(f"\nRatio {ratio['numerator']} / {ratio['denominator']}:")
         typer.echo(fit_table(["C (FLOP)", "N ratio", "D ratio", "6ND ratio", "loss ratio"],
@@ -541,30 +556,31 @@ def check(
 
 @app.command()
 def cite(
-    ident: str = typer.Argument(..., metavar="ID", help="A source bibkey or a law id."),
+    idents: List[str] = typer.Argument(..., metavar="ID...", help="Source bibkeys, aliases (chinchilla) or law ids."),
     fmt: str = typer.Option("bibtex", "--format", "-f", help="bibtex, text or markdown."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Print the reference of a source (from references.bib)."""
+    """Print the references of one or more sources (from references.bib)."""
     from . import cite as cite_mod
+    from .lookup import resolve
 
     if fmt not in ("bibtex", "text", "markdown"):
         raise KbError(f"unknown format '{fmt}'; use bibtex, text or markdown")
-    key = ident.split(".")[0]
-    if key not in cite_mod.keys():
-        from .lookup import resolve
-
-        resolve(ident)  # unknown ids get the closest ones
-        raise KbError(f"'{key}' has no entry in references.bib")
-    if fmt == "bibtex":
-        out = cite_mod.bibtex(key)
-    elif fmt == "text":
-        out = cite_mod.text(key)
-    else:
-        out = cite_mod.markdown(key)
+    keys = []
+    for ident in idents:
+        target = resolve(ident)  # aliases and case; unknown ids get the closest ones
+        key = getattr(target, "source", None) or target.bibkey
+        if key not in cite_mod.keys():
+            raise KbError(f"'{key}' has no entry in references.bib")
+        if key not in keys:
+            keys.append(key)
+    render = {"bibtex": cite_mod.bibtex, "text": cite_mod.text, "markdown": cite_mod.markdown}[fmt]
+    outs = [render(key) for key in keys]
     if as_json:
-        return emit_json({"key": key, "format": fmt, "citation": out, "reference": cite_mod.reference(key)})
-    typer.echo(out)
+        entries = [{"key": k, "format": fmt, "citation": o, "reference": cite_mod.reference(k)} for k, o in zip(keys, outs)]
+        # one key keeps the shape scripts rely on; several give a list of the same entries
+        return emit_json(entries[0] if len(entries) == 1 else {"format": fmt, "citations": entries})
+    typer.echo(("\n\n" if fmt == "bibtex" else "\n").join(o.rstrip("\n") for o in outs))
 
 
 @app.command()
@@ -658,6 +674,13 @@ def add(
 # ----------------------------------------------------------------------------- entry point
 
 
+def _help_hint(exc) -> str:
+    """`kb SUBCOMMAND --help` for an error inside a sub-command, else `kb --help`."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None and getattr(ctx, "command_path", "") else "kb"
+    return f"{path} --help"
+
+
 def main(argv=None) -> None:
     try:  # typer >= 0.29 vendors click; older typer uses the click package
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -674,7 +697,7 @@ def main(argv=None) -> None:
         typer.echo(exc.format_message(), err=True)  # bare `kb`: the help, and status 2
         sys.exit(2)
     except ClickException as exc:
-        typer.echo(f"kb: error: {' '.join(exc.format_message().split())} (see kb --help)", err=True)
+        typer.echo(f"kb: error: {' '.join(exc.format_message().split())} (see {_help_hint(exc)})", err=True)
         sys.exit(2)
     except Exit as exc:
         sys.exit(exc.exit_code)

@@ -21,6 +21,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import catalog as catalog_mod
 from .errors import BadFile, KbError
+from .query import search_text
 from .schema import SCHEMA_VERSION, Law, Source, load_document
 
 STORE_VERSION = 1  # bump with a migration in `_migrate` when the tables change
@@ -327,17 +328,11 @@ def _insert(session, source: Source, laws, document: str):
                           origin=source.origin, verified=source.verified, document=document))
     session.flush()  # the source row must exist before laws reference it (foreign keys on)
     for pos, law in enumerate(laws):
-        words = [law.id, law.title, law.kind, law.predicts.symbol, law.predicts.quantity, law.formula,
-                 law.location, source.short, source.title, " ".join(source.authors), str(source.year),
-                 " ".join(law.tags), " ".join(law.aliases)]
-        words += [f"{k} {v}" for k, v in law.conditions]
-        words += [f"{v.symbol} {v.meaning}" for v in law.variables] + [c.symbol for c in law.constants]
-        words += [n.text for n in law.notes + law.claims]
         session.add(LawRow(id=law.id, source=source.bibkey, position=pos, name=law.name, title=law.title,
                            kind=law.kind, symbol=law.predicts.symbol, quantity=law.predicts.quantity,
                            unit=law.predicts.unit, formula=law.formula, latex=law.latex, location=law.location,
                            verified=law.verified, tags=" ".join(law.tags), origin=source.origin,
-                           search_text=" ".join(words).lower()))
+                           search_text=search_text(law, source)))
     session.flush()
     for law in laws:
         for i, v in enumerate(law.variables):

@@ -25,27 +25,34 @@ def wrap(text: str, indent: str = "  ") -> str:
                                 break_long_words=True, break_on_hyphens=False)
 
 
-def fit_table(headers, rows, limit: "int | None" = None) -> str:
-    """Columns of text, the first left-aligned and the rest right-aligned. When the lines would
-    exceed the terminal, the widest column is wrapped onto continuation lines until they fit."""
+def fit_table(headers, rows, limit: "int | None" = None, left=(0,), shrink=None) -> str:
+    """Columns of text: those in `left` left-aligned, the rest (numbers) right-aligned. When the
+    lines would exceed the terminal, columns are wrapped onto continuation lines until they fit:
+    those in `shrink` first (in that order, down to 16 characters), else the widest."""
     limit = limit or width()
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     gap = 2
-    while sum(widths) + gap * (len(widths) - 1) > limit:
+
+    def excess():
+        return sum(widths) + gap * (len(widths) - 1) - limit
+
+    for i in shrink or ():
+        if excess() > 0:
+            widths[i] = max(16, widths[i] - excess(), min(widths[i], 16))
+    while excess() > 0:
         widest = max(range(len(widths)), key=lambda i: widths[i])
-        others = sum(widths) - widths[widest] + gap * (len(widths) - 1)
-        new = max(8, limit - others)
+        new = max(8, widths[widest] - excess())
         if new >= widths[widest]:
-            break  # nothing more to gain: the other columns alone are too wide
+            break  # nothing more to gain: every column is already narrow
         widths[widest] = new
     lines = []
     for n, r in enumerate(cells):
         parts = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
                  for c, w in zip(r, widths)]
         for k in range(max(len(p) for p in parts)):
-            line = "  ".join((p[k] if k < len(p) else "").rjust(w) if i else (p[k] if k < len(p) else "").ljust(w)
-                             for i, (p, w) in enumerate(zip(parts, widths)))
+            texts = [(p[k] if k < len(p) else "") for p in parts]
+            line = "  ".join(t.ljust(w) if i in left else t.rjust(w) for i, (t, w) in enumerate(zip(texts, widths)))
             lines.append(line.rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
