@@ -155,11 +155,11 @@ def list_(
         typer.echo("no laws match")
         return
     from .terminal import fit_table
+    from .views import status
 
-    typer.echo(fit_table(["id", "kind", "title", "ok"],
-                         [[law.id, law.kind, law.title, "yes" if law.verified else "no"] for law in laws],
+    typer.echo(fit_table(["id", "kind", "title", "status"], [[law.id, law.kind, law.title, status(law)] for law in laws],
                          left=(0, 1, 2, 3), shrink=(2, 0)))
-    typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources (ok: verified in the paper)")
+    typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources")
 
 
 @app.command()
@@ -176,7 +176,10 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
         source = cat.sources[target.source]
         if as_json:
             return emit_json(data)
-        typer.echo(f"{target.id}: {target.title}  [{target.kind}{'' if target.verified else ', UNVERIFIED'}]")
+        from .views import status
+
+        flag = {"verified": "", "unverified": ", UNVERIFIED"}.get(status(target), f", {status(target)}")
+        typer.echo(f"{target.id}: {target.title}  [{target.kind}{flag}]")
         typer.echo(f"source: {source.short} ({source.bibkey}, {source.year}); {target.location}")
         if target.formula:
             typer.echo(f"\n  {target.predicts.symbol} = {target.formula}    [{target.predicts.unit}: {target.predicts.quantity}]")
@@ -592,7 +595,9 @@ def fit(
     approach: int = typer.Option(3, "--approach", help="3: parametric fit; 2: IsoFLOP parabolas then a power law (biased; see notes)."),
     column: Optional[List[str]] = typer.Option(None, "--column", metavar="ROLE=NAME", help="Map a form variable to a CSV column, e.g. N=params."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-    save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1)."),
+    save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1); several fits of one bibkey live side by side."),
+    replace: bool = typer.Option(False, "--replace", help="With --save: overwrite an earlier fit saved under the same ID."),
+    budget: Optional[str] = typer.Option(None, "--budget", help="Compute (FLOPs) at which N_opt, D_opt, L_opt are reported (default: the largest 6ND among the runs)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Fit a published law's form to your own training runs, with bootstrap confidence intervals."""
@@ -609,27 +614,76 @@ def fit(
         def progress(done, total):  # the fit reports cumulative draws; the bar wants increments
             bar.update(done - bar.pos)
 
+        extra = {}
+        if budget is not None:
+            from .calc import parse_budgets
+
+            extra["budget"] = float(parse_budgets([budget])[0])
         result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
-                                 seed=seed, approach=approach, progress=progress if show_bar else None)
+                                 seed=seed, approach=approach, progress=progress if show_bar else None, **extra)
+    if replace and not save:
+        raise KbError("--replace needs --save ID")
     if save:
         from .store import Store
 
-        doc = fit_mod.to_law_document(result, save)
-        Store().add_document(doc, f"fit of {path}")
+        Store().save_law(fit_mod.to_law_document(result, save), f"fit of {path}", replace=replace)
         result["saved_as"] = save
     if as_json:
         return emit_json(result)
     typer.echo(f"{result.get('form')} fit to {result.get('n_points')} points ({result.get('objective')})")
+    boot = result.get("bootstrap") or {}
+    if boot:
+        typer.echo(f"intervals: {boot.get('interval', '2.5-97.5 percentile')} of {boot.get('draws')} bootstrap draws "
+                   f"(resampling {boot.get('resampled', 'models')})")
     ci = result.get("ci") or {}
     typer.echo(table(["parameter", "value", "CI low", "CI high"],
                      [[k, g(v, 5), g((ci.get(k) or [None, None])[0], 4), g((ci.get(k) or [None, None])[1], 4)]
                       for k, v in (result.get("params") or {}).items()]))
-    for k, v in (result.get("derived") or {}).items():
-        if not isinstance(v, (dict, list)):
-            typer.echo(f"{k} = {g(v, 5)}")
+    for line in fit_summary_lines(result, budget is not None):
+        typer.echo(line)
     if save:
         typer.echo(f"saved as {save}")
     warn(result.get("warnings") or [])
+
+
+def fit_summary_lines(result: dict, budget_given: bool = False) -> "list[str]":
+    """The derived numbers of a fit with their bootstrap intervals (N_opt, D_opt, L_opt, ...),
+    and which budget the optimum is taken at and why."""
+    derived = dict(result.get("derived") or {})
+    ci = result.get("ci") or {}
+    lines = []
+    budget = derived.pop("budget", None)
+    if budget is not None:
+        why = "given with --budget" if budget_given else "the largest 6ND among your runs (choose with --budget)"
+        lines.append(f"compute-optimal allocation at C = {g(budget, 4)} FLOP, {why}:")
+    for k, v in derived.items():
+        if isinstance(v, (dict, list)):
+            continue
+        interval = ci.get(k)
+        shown = f"  ({g(interval[0], 4)} .. {g(interval[1], 4)})" if interval and None not in interval else ""
+        lines.append(f"  {k} = {g(v, 5)}{shown}")
+    return lines
+
+
+@app.command()
+def remove(
+    ident: str = typer.Argument(..., metavar="ID", help="A law you saved (mylab2026.fit1) or your whole source (mylab2026)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Remove a law you added or fitted (published laws can never be removed)."""
+    from .store import Store
+
+    store = Store()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KbError(f"not removing '{ident}' without --yes (no terminal to confirm on)")
+        if not typer.confirm(f"remove {ident} from the store?", default=False):
+            raise typer.Exit(1)
+    removed = store.remove_law(ident)
+    if as_json:
+        return emit_json({"removed": removed})
+    typer.echo(f"removed {', '.join(removed)}")
 
 
 @app.command()

@@ -81,11 +81,20 @@ def show_json(target: "Law | Source", catalog) -> dict:
     return source_json(target, catalog.laws_of(target.bibkey), incoming_relations(catalog, target.bibkey))
 
 
+def status(law: Law) -> str:
+    """How far a law is vouched for: read in its paper (verified / unverified), fitted by you
+    (kb fit --save), or added by you (kb add). A fit is never 'verified': no paper printed it."""
+    if law.origin == "user":
+        return "fitted" if "user-fit" in law.tags else "user"
+    return "verified" if law.verified else "unverified"
+
+
 def list_json(laws: "list[Law]") -> dict:
     """What `kb list --json` prints (and the report index's JSON twin)."""
     return {"count": len(laws), "sources": sorted({law.source for law in laws}),
             "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
-                      "verified": law.verified, "origin": law.origin, "location": law.location} for law in laws]}
+                      "verified": law.verified and law.origin != "user", "status": status(law),
+                      "origin": law.origin, "location": law.location} for law in laws]}
 
 
 def strict(obj):
