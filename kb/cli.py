@@ -411,7 +411,7 @@ def check_templates(templates: Optional[Path]) -> None:
 
 
 def print_comparison(result: dict) -> None:
-    from .terminal import fit_table, sig, wrap
+    from .terminal import fit_table, flops, si, sig, wrap
 
     for notice in result["notices"]:
         typer.echo(wrap(f"NOTE: {notice}"))
@@ -424,7 +424,8 @@ def print_comparison(result: dict) -> None:
             typer.echo(wrap(f"   {sym} = {value} {c['unit'] or ''}  [{c['location']}]{'' if c['verified'] else ' (unverified)'}",
                             indent="     "))
         if law.get("table"):
-            typer.echo(f"   {len(law['table']['rows'])} rows as printed in {law['table']['location']} (kb show {law['id']})")
+            typer.echo(wrap(f"   {len(law['table']['rows'])} rows as printed in {law['table']['location']} "
+                            f"(kb show {law['id']})", indent="     "))
     for h in result["headlines"]:
         if h["why"]:
             typer.echo(wrap(f"\nHeadline of {h['source']}: {h['allocation']}. {h['why']}"))
@@ -442,14 +443,14 @@ def print_comparison(result: dict) -> None:
         rows = []
         for r in p["results"]:
             spent = sig(r["spent_over_budget"], 3) + (" OVER" if r["over_budget"] else "")
-            rows.append([sig(r["compute"], 3)] + ([sig(r["law_compute"]["value"], 3)] if lc else [])
-                        + [sig(r["N"], 3), sig(r["D"], 3), sig(r["tokens_per_param"], 3), spent, sig(r["loss"], 4),
+            rows.append([flops(r["compute"])] + ([flops(r["law_compute"]["value"])] if lc else [])
+                        + [si(r["N"]), si(r["D"]), sig(r["tokens_per_param"], 3), spent, sig(r["loss"], 4),
                            "fitted" if r["in_fitted_range"] else "extrap."])
         typer.echo(fit_table(headers, rows, left=(len(headers) - 1,)))
     for ratio in result["ratios"]:
         typer.echo(f"\nRatio {ratio['numerator']} / {ratio['denominator']}:")
         typer.echo(fit_table(["C (FLOP)", "N ratio", "D ratio", "6ND ratio", "loss ratio"],
-                             [[sig(r["compute"], 3), sig(r["N"], 3), sig(r["D"], 3), sig(r["spent"], 3), sig(r["loss"], 3)]
+                             [[flops(r["compute"]), sig(r["N"], 3), sig(r["D"], 3), sig(r["spent"], 3), sig(r["loss"], 3)]
                               for r in ratio["rows"]]))
         if ratio["loss_note"]:
             typer.echo(wrap(f"loss ratio: {ratio['loss_note']}"))

@@ -18,6 +18,22 @@ def sig(value, digits: int = 4) -> str:
     return f"{value:#.{digits}g}".rstrip(".")
 
 
+def flops(value, digits: int = 3) -> str:
+    """Compute as 1.00e19 (no '+', fixed significant digits), for narrow tables."""
+    text = sig(value, digits)
+    return text.replace("e+", "e")
+
+
+def si(value, digits: int = 3) -> str:
+    """Counts (parameters, tokens) with suffixes: 4.68B, 1.50T; fixed significant digits."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    for suffix, factor in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if factor <= abs(value) < factor * 1000:
+            return sig(value / factor, digits) + suffix
+    return sig(value, digits)
+
+
 def wrap(text: str, indent: str = "  ") -> str:
     """A paragraph wrapped to the terminal; blank lines before it are kept."""
     lead = text[:len(text) - len(text.lstrip("\n"))]
