@@ -278,14 +278,10 @@ def eval_(
     if isinstance(out["value"], list):  # a sweep: one row per point, the inputs repeated
         from .terminal import fit_table, sig
 
-        names = list(result.inputs)
-        columns = [out["symbol"]] + [a["symbol"] for a in result.also]
-        values = [out["value"]] + [a["value"] for a in result.also]
-        n = len(out["value"])
-        cell = [(lambda v, i=i: v[i] if isinstance(v, list) else v) for i in range(n)]
+        columns = {**result.inputs, out["symbol"]: out["value"], **{a["symbol"]: a["value"] for a in result.also}}
         typer.echo(f"{target.id}: {out['quantity']} [{out['unit']}]")
-        typer.echo(fit_table(names + columns, [[sig(cell[i](result.inputs[k]), 4) for k in names]
-                                               + [sig(v[i], 4) for v in values] for i in range(n)]))
+        typer.echo(fit_table(list(columns), [[sig(v[i] if isinstance(v, list) else v, 4) for v in columns.values()]
+                                             for i in range(len(out["value"]))]))
     else:
         typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
         for a in result.also:
@@ -606,6 +602,8 @@ def fit(
 
     if bootstrap < 0:
         raise KbError("--bootstrap must be >= 0")
+    if replace and not save:
+        raise KbError("--replace needs --save ID")
     columns = {k: v for k, v in (c.split("=", 1) if "=" in c else (c, "") for c in column or [])}
     if any(not v for v in columns.values()):
         raise KbError("--column takes ROLE=NAME, e.g. --column N=params")
@@ -622,8 +620,6 @@ def fit(
             extra["budget"] = float(parse_budgets([budget])[0])
         result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
                                  seed=seed, approach=approach, progress=progress if show_bar else None, **extra)
-    if replace and not save:
-        raise KbError("--replace needs --save ID")
     if save:
         from .store import Store
 
