@@ -1,0 +1,187 @@
+"""Famous trained models as data: their parameters, tokens and FLOPs as their papers print them.
+
+A model is stored in the law file of the paper that introduced it (a `[[model]]` table) when
+that paper is a source here, else in `laws/models.toml` with its source bibkey. The validator
+is `schema.load_models_tables`; this module gathers the models, finds one by name or alias,
+evaluates a law at a model's N and D, and says what makes a law and a model not comparable.
+"""
+
+import re
+from functools import lru_cache
+
+from . import resources
+from .errors import BadFile, UnknownId
+from .schema import Figure, Model, load_models_tables  # noqa: F401  (Model is part of this module's interface)
+
+
+
+@lru_cache(maxsize=1)
+def load_models() -> "list[Model]":
+    """Every stored model: the law files' [[model]] tables, then laws/models.toml."""
+    from . import catalog
+    from .catalog import MODELS_FILE
+    from .schema import SCHEMA_VERSION, _Doc, parse_toml
+
+    models = [m for source in catalog.published().sources.values() for m in source.models]
+    path = resources.laws_dir() / MODELS_FILE
+    if path.exists():
+        doc = _Doc(parse_toml(path.read_text(encoding="utf-8"), MODELS_FILE), MODELS_FILE)
+        if doc.get("schema", required=True) != SCHEMA_VERSION:
+            raise BadFile(f"{MODELS_FILE}: schema {doc.data['schema']} is not supported")
+        models += load_models_tables(doc.get("model", [], list), MODELS_FILE)
+        doc.done()
+    seen = {}
+    for m in models:
+        for key in (m.name, *m.aliases):
+            if key in seen:
+                raise BadFile(f"model name '{key}' is used by both {seen[key]} and {m.name}")
+            seen[key] = m.name
+    return sorted(models, key=lambda m: (m.flops, m.name))
+
+
+def _key(name: str) -> str:
+    """'Llama 3 405B', 'llama3_405b' and 'LLaMA3-405B' all become 'llama3-405b'."""
+    return re.sub(r"[\s_]+", "-", name.strip().lower())
+
+
+def get_model(name: str) -> Model:
+    """A model by name or alias, case-insensitive; an unknown name lists the closest ones."""
+    key = _key(name)
+    names = {}
+    for m in load_models():
+        for k in (m.name, *m.aliases):
+            names[k] = m
+    for candidate in (key, key.replace("-", "")):
+        if candidate in names:
+            return names[candidate]
+    squashed = {k.replace("-", ""): m for k, m in names.items()}
+    if key.replace("-", "") in squashed:
+        return squashed[key.replace("-", "")]
+    raise UnknownId("model", name, [m.name for m in load_models()] + list(names))
+
+
+def get_models(names) -> "list[Model]":
+    """`--models gpt3,chinchilla`: each name resolved, duplicates dropped, order kept."""
+    out = []
+    for item in names:
+        for name in str(item).split(","):
+            if name.strip():
+                m = get_model(name)
+                if m not in out:
+                    out.append(m)
+    return out
+
+
+# ----------------------------------------------------------------------------- views
+
+
+def figure_json(f: Figure) -> dict:
+    return {"value": float(f.value), "printed": f.printed or f.value, "location": f.location,
+            "verified": f.verified, "note": f.note}
+
+
+def model_json(m: Model) -> dict:
+    figures = {f.quantity: figure_json(f) for f in m.figures}
+    if m.flops_derived:
+        figures["flops"] = {"value": m.flops, "printed": None, "location": "derived: 6 * params * tokens",
+                            "verified": False, "note": "not printed in the source; computed here as 6ND"}
+    return {
+        "name": m.name, "display": m.display, "aliases": list(m.aliases), "params": m.params,
+        "params_nonembedding": m.params_nonembedding, "tokens": m.tokens, "flops": m.flops,
+        "flops_derived": m.flops_derived, "tokens_per_param": m.tokens / m.params, "tokenizer": m.tokenizer,
+        "dataset": m.dataset or None, "source": m.source, "location": m.location, "verified": m.verified,
+        "figures": figures, "notes": [{"text": n.text, "location": n.location} for n in m.notes],
+    }
+
+
+def models_json(models=None) -> dict:
+    models = load_models() if models is None else models
+    return {"count": len(models), "models": [model_json(m) for m in models]}
+
+
+# ----------------------------------------------------------------------------- a law at a model
+
+
+def counts_nonembedding(law) -> bool:
+    """Whether the law's N counts non-embedding parameters (Kaplan) rather than all of them."""
+    text = law.condition.get("N_counts", "").lower()
+    return "non-embedding" in text and not text.startswith("total")
+
+
+def model_inputs(law, model: Model, given=()) -> "tuple[dict, list[str]]":
+    """The law's inputs taken from the model (N, D, C by dimension), and the caveats of doing so.
+    Variables the user gives (`given`) are left to the user."""
+    from . import units
+
+    inputs, notes = {}, []
+    nonemb = counts_nonembedding(law)
+    for v in law.variables:
+        if v.symbol in given:
+            continue
+        dim = units.dimension(v.unit)
+        if dim == "params":
+            if nonemb and model.params_nonembedding is not None:
+                inputs[v.symbol] = model.params_nonembedding
+                notes.append(f"{v.symbol} = {model.params_nonembedding:.4g}: {model.display}'s non-embedding "
+                             f"parameters, as {law.id} counts them")
+            else:
+                inputs[v.symbol] = model.params
+                if nonemb:
+                    notes.append(f"{law.id} counts non-embedding parameters; {model.display}'s non-embedding count "
+                                 f"is not stored, so its total {model.params:.4g} is used (overstates N)")
+        elif dim == "tokens" and (v.symbol == "D" or sum(units.dimension(w.unit) == "tokens"
+                                                         for w in law.variables) == 1):
+            inputs[v.symbol] = model.tokens
+        elif dim == "compute":
+            inputs[v.symbol] = model.flops
+            if model.flops_derived:
+                notes.append(f"{v.symbol}: {model.display}'s training FLOPs are not printed; 6ND = "
+                             f"{model.flops:.3g} is used")
+    return inputs, notes
+
+
+def caveats(law, model: Model) -> "list[str]":
+    """What makes a law fitted on its own runs not directly applicable to this model."""
+    cond = law.condition
+    out = []
+    if cond.get("dataset") and model.dataset:
+        out.append(f"dataset: the law was fitted on {cond['dataset']}; {model.display} was trained on {model.dataset}")
+    if cond.get("tokenizer") and model.tokenizer:
+        out.append(f"tokenizer: law {cond['tokenizer']}; model {model.tokenizer} (loss per token depends on it)")
+    elif model.tokenizer:
+        out.append(f"tokenizer: the law's is not recorded; model {model.tokenizer}")
+    if cond.get("N_counts"):
+        out.append(f"parameter counting: law {cond['N_counts']}; model {model.params:.4g} total"
+                   + (f", {model.params_nonembedding:.4g} non-embedding" if model.params_nonembedding else ""))
+    if model.source != law.source:
+        out.append(f"{model.display} is not one of {law.source}'s own runs: the law is extrapolated to another "
+                   f"training recipe (architecture, schedule, data mix)")
+    unverified = [f.quantity for f in model.figures if not f.verified]
+    if unverified:
+        out.append(f"{model.display}: {', '.join(unverified)} not verified in {model.source}")
+    return out
+
+
+def evaluate_at(law, model: Model, raw_inputs=None):
+    """`kb eval LAW --model NAME`: the law at the model's N and D (and C); the user's NAME=VALUE win."""
+    from . import calc
+
+    raw_inputs = dict(raw_inputs or {})
+    inputs, notes = model_inputs(law, model, given=raw_inputs)
+    result = calc.evaluate(law, {**inputs, **raw_inputs})
+    data = result.as_json()
+    data["model"] = model_json(model)
+    data["caveats"] = notes + caveats(law, model)
+    return result, data
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot_points(models, field: str) -> "list[dict]":
+    """Markers for a compare plot against compute: N (params), D (tokens) at the model's FLOPs.
+    A loss plot gets no markers: a model's loss is not a figure stored here."""
+    value = {"N": lambda m: m.params, "D": lambda m: m.tokens}.get(field)
+    if value is None:
+        return []
+    return [{"label": m.display, "x": m.flops, "y": value(m), "derived": m.flops_derived} for m in models]
