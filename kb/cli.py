@@ -409,13 +409,14 @@ def compare(
     md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown report to this file."),
     tex: Optional[Path] = typer.Option(None, "--tex", help="Write a LaTeX document (booktabs tables, \\citet keys of references.bib) to this file."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    models: Optional[str] = typer.Option(None, "--models", help="Place trained models on the plots, e.g. gpt3,chinchilla,llama3-405b (see kb models)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss at 1e19..1e26 FLOP."""
     from . import compare as compare_mod
 
     check_templates(templates)
-    result = compare_mod.compare_ids(idents)
+    result = compare_mod.compare_ids(idents, models=[models] if models else None)
     outputs = [(path, fmt) for path, fmt in ((html, "html"), (md, "md"), (tex, "tex")) if path is not None]
     for path, fmt in outputs:
         write_atomically(path, compare_mod.document(result, fmt, templates))
@@ -424,6 +425,17 @@ def compare(
     for path, _ in outputs:
         typer.echo(f"wrote {path}", err=True)
     print_comparison(result)
+
+
+def print_models_overlay(overlay: dict) -> None:
+    typer.echo("\nTrained models against the laws (loss = the law at the model's N and D):")
+    items = list(dict.fromkeys(r["item"] for r in overlay["losses"]))
+    rows = []
+    for m in overlay["models"]:
+        losses = {r["item"]: r["loss"] for r in overlay["losses"] if r["model"] == m["name"]}
+        rows.append([m["display"], g(m["params"], 3), g(m["tokens"], 3),
+                     g(m["flops"], 3) + (" (6ND)" if m["flops_derived"] else "")] + [g(losses.get(i)) for i in items])
+    typer.echo(table(["model", "N", "D", "C (FLOP)"] + [f"loss {i}" for i in items], rows))
 
 
 def check_templates(templates: Optional[Path]) -> None:
@@ -442,6 +454,8 @@ def print_comparison(result: dict) -> None:
     typer.echo("\nCaveats (not directly comparable):")
     for c in result["caveats"]:
         typer.echo(f" - {c}")
+    if result.get("models"):
+        print_models_overlay(result["models"])
     preds = [p for p in result["predictions"] if p["available"]]
     for p in result["predictions"]:
         if not p["available"]:

@@ -175,13 +175,48 @@ def evaluate_at(law, model: Model, raw_inputs=None):
     return result, data
 
 
-# ----------------------------------------------------------------------------- plots
+# ----------------------------------------------------------------------------- compare overlay
 
 
-def plot_points(models, field: str) -> "list[dict]":
-    """Markers for a compare plot against compute: N (params), D (tokens) at the model's FLOPs.
-    A loss plot gets no markers: a model's loss is not a figure stored here."""
-    value = {"N": lambda m: m.params, "D": lambda m: m.tokens}.get(field)
-    if value is None:
-        return []
-    return [{"label": m.display, "x": m.flops, "y": value(m), "derived": m.flops_derived} for m in models]
+def _loss_law(law_ids, catalog):
+    """The loss law of N and D among a compared item's laws (where a model's loss can be read)."""
+    from .calc import nd_variables
+
+    for ident in law_ids:
+        law = catalog.laws.get(ident)
+        if law is not None and law.kind == "loss" and all(nd_variables(law)) and not law.missing_constants:
+            return law
+    return None
+
+
+def compare_overlay(result: dict, chosen, catalog) -> dict:
+    """`kb compare ... --models a,b`: where each model sits against each compared law.
+
+    N and D markers sit at the model's training FLOPs; a loss marker is the law evaluated at the
+    model's own N and D (not the model's measured loss, which no source here prints)."""
+    import math
+
+    from .errors import KbError
+
+    rows, points = [], {"N": [], "D": [], "loss": []}
+    plotted = [p["label"] for p in result["predictions"] if p["available"]]
+    for m in chosen:
+        points["N"].append({"label": m.display, "x": m.flops, "y": m.params, "series": None})
+        points["D"].append({"label": m.display, "x": m.flops, "y": m.tokens, "series": None})
+        for item in result["items"]:
+            law = _loss_law(item["laws"], catalog)
+            row = {"model": m.name, "item": item["id"], "law": law.id if law else None, "loss": None,
+                   "caveats": [], "warnings": []}
+            if law is not None:
+                try:
+                    _, data = evaluate_at(law, m)
+                    value = data["output"]["value"]
+                    row.update(loss=value if isinstance(value, float) and math.isfinite(value) else None,
+                               caveats=data["caveats"], warnings=data["warnings"])
+                except KbError as exc:  # a law that needs more than N and D (e.g. unique tokens U)
+                    row["warnings"] = [str(exc)]
+            rows.append(row)
+            if row["loss"] is not None:
+                series = plotted.index(item["label"]) if item["label"] in plotted else None
+                points["loss"].append({"label": m.display, "x": m.flops, "y": row["loss"], "series": series})
+    return {"models": [model_json(m) for m in chosen], "losses": rows, "points": points}
