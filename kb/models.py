@@ -122,40 +122,40 @@ def model_inputs(law, model: Model, given=()) -> "tuple[dict, list[str]]":
         if dim == "params":
             if nonemb and model.params_nonembedding is not None:
                 inputs[v.symbol] = model.params_nonembedding
-                notes.append(f"{v.symbol} = {model.params_nonembedding:.4g}: {model.display}'s non-embedding "
-                             f"parameters, as {law.id} counts them")
+                notes.append(f"{law.id} at {model.display}: {v.symbol} = {model.params_nonembedding:.4g}, the "
+                             f"model's non-embedding parameters, as the law counts them")
             else:
                 inputs[v.symbol] = model.params
                 if nonemb:
-                    notes.append(f"{law.id} counts non-embedding parameters; {model.display}'s non-embedding count "
-                                 f"is not stored, so its total {model.params:.4g} is used (overstates N)")
+                    notes.append(f"{law.id} at {model.display}: the law counts non-embedding parameters; the "
+                                 f"model's non-embedding count is not stored, so its total {model.params:.4g} is "
+                                 f"used (overstates N)")
         elif dim == "tokens" and (v.symbol == "D" or sum(units.dimension(w.unit) == "tokens"
                                                          for w in law.variables) == 1):
             inputs[v.symbol] = model.tokens
         elif dim == "compute":
             inputs[v.symbol] = model.flops
             if model.flops_derived:
-                notes.append(f"{v.symbol}: {model.display}'s training FLOPs are not printed; 6ND = "
-                             f"{model.flops:.3g} is used")
+                notes.append(f"{law.id} at {model.display}: the model's training FLOPs are not printed; "
+                             f"{v.symbol} = 6ND = {model.flops:.3g} is used")
     return inputs, notes
 
 
 def caveats(law, model: Model) -> "list[str]":
     """What makes a law fitted on its own runs not directly applicable to this model."""
     cond = law.condition
+    at = f"{law.id} at {model.display}"
     out = []
     if cond.get("dataset") and model.dataset:
-        out.append(f"dataset: the law was fitted on {cond['dataset']}; {model.display} was trained on {model.dataset}")
-    if cond.get("tokenizer") and model.tokenizer:
-        out.append(f"tokenizer: law {cond['tokenizer']}; model {model.tokenizer} (loss per token depends on it)")
-    elif model.tokenizer:
-        out.append(f"tokenizer: the law's is not recorded; model {model.tokenizer}")
-    if cond.get("N_counts"):
-        out.append(f"parameter counting: law {cond['N_counts']}; model {model.params:.4g} total"
-                   + (f", {model.params_nonembedding:.4g} non-embedding" if model.params_nonembedding else ""))
+        out.append(f"{at}: the law was fitted on {cond['dataset']}; the model was trained on {model.dataset}")
+    if model.tokenizer:
+        out.append(f"{at}: tokenizer of the law: {cond.get('tokenizer') or 'not recorded'}; of the model: "
+                   f"{model.tokenizer} (a loss per token depends on it)")
+    text = cond.get("N_counts", "")
+    if text and not counts_nonembedding(law) and not text.lower().startswith("total"):
+        out.append(f"{at}: the law counts N as '{text}'; the model's {model.params:.4g} is its total")
     if model.source != law.source:
-        out.append(f"{model.display} is not one of {law.source}'s own runs: the law is extrapolated to another "
-                   f"training recipe (architecture, schedule, data mix)")
+        out.append(f"{at}: not one of {law.source}'s own runs (another architecture, schedule and data mix)")
     unverified = [f.quantity for f in model.figures if not f.verified]
     if unverified:
         out.append(f"{model.display}: {', '.join(unverified)} not verified in {model.source}")

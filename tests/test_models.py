@@ -130,7 +130,7 @@ def test_eval_at_a_model_equals_eval_at_its_numbers(kb):
 def test_eval_at_a_model_states_the_caveats(kb):
     data = kb("eval", "kaplan2020.L_N", "--model", "gpt3", "--json").json()
     text = " ".join(data["caveats"])
-    assert "non-embedding" in text and "tokenizer" in text and "dataset" in text
+    assert "non-embedding" in text and "tokenizer" in text and "fitted on WebText2" in text
     assert data["inputs"]["N"] == 175e9  # GPT-3's non-embedding count is not stored: total, with a caveat
 
 
@@ -151,3 +151,46 @@ def test_nonembedding_count_is_used_when_the_law_counts_so():
     inputs, notes = models.model_inputs(law, models.get_model("minicpm-2.4b"))
     assert inputs["N"] == models.get_model("minicpm-2.4b").params_nonembedding
     assert math.isclose(inputs["N"], 2.4e9)
+
+
+# ----------------------------------------------------------------------------- compare --models
+
+
+def _svgs(html: str) -> "dict[str, str]":
+    return {re.search(r'aria-label="([^"]*)"', svg).group(1): svg for svg in re.findall(r"<svg.*?</svg>", html, re.S)}
+
+
+def test_compare_draws_the_models_on_the_plots(kb, tmp_path):
+    out = tmp_path / "r.html"
+    r = kb("compare", "kaplan2020", "hoffmann2022", "--models", "gpt3,chinchilla", "--html", out)
+    assert r.code == 0, r.err
+    plots = _svgs(out.read_text())
+    n_plot = plots["Compute-optimal model size N_opt(C)"]
+    loss_plot = plots["Loss at the compute-optimal allocation"]
+    for svg, per_model in ((n_plot, 1), (loss_plot, 2)):  # the loss plot: one star per model per law
+        markers = re.findall(r'<g class="model-marker"><title>([^<]*)</title>', svg)
+        assert sorted(markers) == sorted(["GPT-3 (175B)", "Chinchilla (70B)"] * per_model)
+    assert "Trained models against the laws" in out.read_text()
+
+
+def test_compare_models_markers_sit_at_the_models_numbers(kb):
+    data = kb("compare", "kaplan2020", "hoffmann2022", "--models", "chinchilla", "--json").json()
+    points = data["models"]["points"]
+    assert points["N"] == [{"label": "Chinchilla (70B)", "x": 6 * 70e9 * 1.4e12, "y": 70e9, "series": None}]
+    by_law = {r["law"]: r["loss"] for r in data["models"]["losses"]}
+    direct = kb("eval", "hoffmann2022.approach3", "N=70e9", "D=1.4e12", "--json").json()["output"]["value"]
+    assert by_law["hoffmann2022.approach3"] == pytest.approx(direct)
+    assert {p["y"] for p in points["loss"]} == {v for v in by_law.values() if v is not None}
+
+
+def test_compare_unknown_model_exits_2_and_writes_nothing(kb, tmp_path):
+    out = tmp_path / "r.html"
+    r = kb("compare", "kaplan2020", "hoffmann2022", "--models", "gpt3,chinchila", "--html", out)
+    assert r.code == 2 and "chinchilla" in r.err and len(r.err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_compare_without_models_has_no_markers(kb, tmp_path):
+    out = tmp_path / "r.html"
+    assert kb("compare", "kaplan2020", "hoffmann2022", "--html", out).code == 0
+    assert "model-marker" not in out.read_text()
