@@ -22,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_browser import console_problems, run_chromium  # noqa: E402
+from kb.site import SITE_MODELS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KB = Path(sys.executable).parent / "kb"
@@ -138,7 +139,8 @@ def test_every_json_twin_equals_the_command(site, env):
             assert twin == shown, f"{path} differs from kb show {path.stem} --json"
     for comp in site["summary"]["comparisons"]:
         twin = json.loads((out / "compare" / f"{comp['name']}.json").read_text(encoding="utf-8"))
-        assert twin == json.loads(run(env, "compare", *comp["ids"], "--json").stdout), comp["name"]
+        models = ",".join(SITE_MODELS)  # the site's comparison pages place these trained models
+        assert twin == json.loads(run(env, "compare", *comp["ids"], "--models", models, "--json").stdout), comp["name"]
 
 
 def test_every_law_page_links_its_source_reference(site, env):
