@@ -84,7 +84,7 @@ def model_json(m: Model) -> dict:
     figures = {f.quantity: figure_json(f) for f in m.figures}
     if m.flops_derived:
         figures["flops"] = {"value": m.flops, "printed": None, "location": "derived: 6 * params * tokens",
-                            "verified": False, "note": "not printed in the source; computed here as 6ND"}
+                            "verified": False, "note": "not stored (not printed in the source, or not read there); computed here as 6ND"}
     return {
         "name": m.name, "display": m.display, "aliases": list(m.aliases), "params": m.params,
         "params_nonembedding": m.params_nonembedding, "tokens": m.tokens, "flops": m.flops,
