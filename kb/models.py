@@ -69,6 +69,10 @@ def get_models(names) -> "list[Model]":
                 m = get_model(name)
                 if m not in out:
                     out.append(m)
+    if not out:
+        from .errors import KbError
+
+        raise KbError("--models needs model names, e.g. gpt3,chinchilla (see kb models)")
     return out
 
 
