@@ -11,25 +11,19 @@ from functools import lru_cache
 
 from . import resources
 from .errors import BadFile, UnknownId
-from .schema import Figure, Model, load_models_tables  # noqa: F401  (Model is part of this module's interface)
-
+from .schema import Figure, Model  # noqa: F401  (Model is part of this module's interface)
 
 
 @lru_cache(maxsize=1)
 def load_models() -> "list[Model]":
     """Every stored model: the law files' [[model]] tables, then laws/models.toml."""
     from . import catalog
-    from .catalog import MODELS_FILE
-    from .schema import SCHEMA_VERSION, _Doc, parse_toml
+    from .schema import load_models_document, parse_toml
 
     models = [m for source in catalog.published().sources.values() for m in source.models]
-    path = resources.laws_dir() / MODELS_FILE
+    path = resources.laws_dir() / catalog.MODELS_FILE
     if path.exists():
-        doc = _Doc(parse_toml(path.read_text(encoding="utf-8"), MODELS_FILE), MODELS_FILE)
-        if doc.get("schema", required=True) != SCHEMA_VERSION:
-            raise BadFile(f"{MODELS_FILE}: schema {doc.data['schema']} is not supported")
-        models += load_models_tables(doc.get("model", [], list), MODELS_FILE)
-        doc.done()
+        models += load_models_document(parse_toml(path.read_text(encoding="utf-8"), path.name), path.name)
     seen = {}
     for m in models:
         for key in (m.name, *m.aliases):
@@ -39,25 +33,19 @@ def load_models() -> "list[Model]":
     return sorted(models, key=lambda m: (m.flops, m.name))
 
 
-def _key(name: str) -> str:
-    """'Llama 3 405B', 'llama3_405b' and 'LLaMA3-405B' all become 'llama3-405b'."""
-    return re.sub(r"[\s_]+", "-", name.strip().lower())
-
-
 def get_model(name: str) -> Model:
-    """A model by name or alias, case-insensitive; an unknown name lists the closest ones."""
-    key = _key(name)
+    """A model by name or alias, case-insensitive, spaces and underscores read as hyphens, and
+    hyphens optional: 'Llama 3 405B', 'llama3_405b' and 'LLaMA3-405B' all find llama3-405b."""
+    key = re.sub(r"[\s_]+", "-", name.strip().lower())
     names = {}
     for m in load_models():
         for k in (m.name, *m.aliases):
             names[k] = m
-    for candidate in (key, key.replace("-", "")):
-        if candidate in names:
-            return names[candidate]
-    squashed = {k.replace("-", ""): m for k, m in names.items()}
-    if key.replace("-", "") in squashed:
-        return squashed[key.replace("-", "")]
-    raise UnknownId("model", name, [m.name for m in load_models()] + list(names))
+            names.setdefault(k.replace("-", ""), m)
+    found = names.get(key) or names.get(key.replace("-", ""))
+    if found is None:
+        raise UnknownId("model", name, [m.name for m in load_models()] + [a for m in load_models() for a in m.aliases])
+    return found
 
 
 def get_models(names) -> "list[Model]":

@@ -535,6 +535,17 @@ def load_models_tables(tables, where: str, bibkey: "str | None" = None) -> "tupl
     return tuple(out)
 
 
+def load_models_document(data: dict, where: str) -> "tuple[Model, ...]":
+    """laws/models.toml: `schema` and [[model]] tables only, each naming its source."""
+    doc = _Doc(data, where)
+    schema = doc.get("schema", required=True)
+    if schema != SCHEMA_VERSION:
+        raise BadFile(f"{where}: schema {schema} is not supported (this kb reads schema {SCHEMA_VERSION})")
+    models = load_models_tables(doc.get("model", [], list), where)
+    doc.done()
+    return models
+
+
 def parse_toml(text: str, where: str) -> dict:
     """TOML with floats as Decimal, so that printed digits survive."""
     import tomllib

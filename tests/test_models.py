@@ -194,3 +194,20 @@ def test_compare_without_models_has_no_markers(kb, tmp_path):
     out = tmp_path / "r.html"
     assert kb("compare", "kaplan2020", "hoffmann2022", "--html", out).code == 0
     assert "model-marker" not in out.read_text()
+
+
+def test_models_file_requires_each_models_source():
+    from kb.schema import load_models_document, parse_toml
+
+    text = (ROOT / "laws" / "models.toml").read_text()
+    assert len(load_models_document(parse_toml(text, "models.toml"), "models.toml")) >= 9
+    without = text.replace('source = "brown2020"\n', "", 1)
+    with pytest.raises(BadFile, match="missing required field 'source'"):
+        load_models_document(parse_toml(without, "models.toml"), "models.toml")
+    with pytest.raises(BadFile, match="unknown field 'law'"):
+        load_models_document(parse_toml(text + '\n[[law]]\nname = "x"\n', "models.toml"), "models.toml")
+
+
+def test_eval_unknown_model_exits_2(kb):
+    r = kb("eval", "hoffmann2022.approach3", "--model", "chinchila")
+    assert r.code == 2 and r.out == "" and "chinchilla" in r.err
