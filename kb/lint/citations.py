@@ -30,11 +30,13 @@ class CitationClaims:
     def citations(self, a, s, nums, mentions, used):
         """'Kaplan et al. (2020)', '(Hoffmann et al., 2022)', 'Chinchilla (Kaplan et al., 2022)'."""
         cat = self.ix.catalog
-        surnames = {}
-        for key, src in cat.sources.items():
-            if src.authors:
-                sn = src.authors[0].split()[-1]
-                surnames[sn[:-3] if sn.endswith("-AI") else sn] = key
+        surnames = self.ix.surnames
+        if surnames is None:  # first authors' surnames, once per process
+            surnames = self.ix.surnames = {}
+            for key, src in cat.sources.items():
+                if src.authors:
+                    sn = src.authors[0].split()[-1]
+                    surnames[sn[:-3] if sn.endswith("-AI") else sn] = key
         for m in re.finditer(r"(?P<who>[A-Z][\w-]+)(?:\s+(?:et al\.?|and [A-Z][\w-]+|&\s*[A-Z][\w-]+))?,?\s*\(?(?P<year>(?:19|20)\d\d)[a-z]?\)?", s):
             who, year = m.group("who"), m.group("year")
             if who not in surnames:

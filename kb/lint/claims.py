@@ -5,7 +5,7 @@ import re
 from decimal import Decimal
 
 from .citations import CitationClaims
-from .document import _Doc, _sentences
+from .document import _HEADING, _Doc, _paragraphs, _sentences
 from .formulas import FormulaClaims
 from .judge import Judge, _fmt
 from .knowledge import _hint_key, _index, _symbol_roles, _unit_dim
@@ -15,6 +15,9 @@ from .tokens import _NUMBER_TOKEN, _numbers
 from .vocab import _ALLOC, _APPROX, _ARXIV, _DOUBLE, _EXCLUDE, _FIRST_PERSON, _FORMULA, _HINT, _QUANT, _RANGE, _SHARE, _SYM, _TPP, _canon_symbol
 
 
+
+
+_DIGIT = re.compile(r"\d")
 
 
 class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
@@ -32,10 +35,9 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
     def run(self):
         text = self.doc.norm
         heading_ctx: "list[str]" = []
-        for pm in re.finditer(r"(?:[^\n]+(?:\n(?![ \t]*\n)(?![ \t]*#)(?![ \t]*\\(?:sub)*section))?)+", text):
-            p0, p1 = pm.start(), pm.end()
+        for p0, p1 in _paragraphs(text):
             ptext = text[p0:p1]
-            is_heading = bool(re.match(r"\s*(?:#|\\(?:sub)*section)", ptext))
+            is_heading = bool(_HEADING.match(ptext))
             para_ctx: "list[str]" = []
             if is_heading:
                 heading_ctx = [k for _, k in self._mentions(p0, p1)]
@@ -44,14 +46,16 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
                 if mentions:
                     para_ctx = [k for _, k in mentions]
                     ctx = []
-                elif _FIRST_PERSON.search(text[a:b]):
+                elif _FIRST_PERSON.search(text, a, b):
                     ctx = []
                 else:
                     ctx = para_ctx or heading_ctx
-                self.sentence(a, b, mentions, ctx)
+                if mentions or _DIGIT.search(text, a, b):  # a sentence without a number or a paper has no claim
+                    self.sentence(a, b, mentions, ctx)
 
     def _mentions(self, a, b) -> "list[tuple[int, str]]":
-        return [(a + m.start(), dict(self.ix.names)[m.group(0)]) for m in self.ix.name_re.finditer(self.doc.norm[a:b])]
+        names = self.ix.name_map
+        return [(m.start(), names[m.group(0)]) for m in self.ix.name_re.finditer(self.doc.norm, a, b)]
 
     def _source_at(self, pos, mentions, ctx, a=None) -> "str | None":
         before = [(p, k) for p, k in mentions if p <= pos]

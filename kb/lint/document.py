@@ -27,11 +27,18 @@ def _normalize(s: str) -> "tuple[str, list[int]]":
     i, n = 0, len(s)
 
     def emit(text, at):
-        for ch in text:
-            out.append(ch)
-            idx.append(at)
+        out.append(text)
+        idx.extend([at] * len(text))
 
     while i < n:
+        # plain text up to the next character that needs translating is copied in one step (speed)
+        j = _PLAIN.match(s, i).end()
+        if j > i:
+            out.append(s[i:j])
+            idx.extend(range(i, j))
+            i = j
+            if i >= n:
+                break
         ch = s[i]
         if ch == "\\":
             m = re.compile(r"\\([A-Za-z]+|.)").match(s, i)
@@ -56,7 +63,7 @@ def _normalize(s: str) -> "tuple[str, list[int]]":
             if pending == "frac1" or pending == "frac2":
                 stack.append(pending)
                 pending = None
-            elif out and out[-1] == "^":
+            elif out and out[-1].endswith("^"):
                 stack.append("paren")
                 emit("(", i)
             else:
@@ -85,6 +92,10 @@ def _normalize(s: str) -> "tuple[str, list[int]]":
         emit(_UNICODE.get(ch, ch), i)
         i += 1
     return "".join(out), idx
+
+
+# characters _normalize copies unchanged (everything but LaTeX syntax and the _UNICODE keys)
+_PLAIN = re.compile("[^\\\\{}$~" + re.escape("".join(_UNICODE)) + "]*")
 
 
 def _blank(text: str, pattern: str, flags=0) -> str:
@@ -122,12 +133,56 @@ class _Doc:
 _ABBREV = re.compile(r"(?:et al|e\.g|i\.e|eq|Eq|eqs|Fig|Sec|Sect|Tab|App|approx|cf|vs|resp|No|Ref|ca|Dr|Mr|Ms)\.$")
 
 
+_HEADING = re.compile(r"\s*(?:#|\\(?:sub)*section)")
+_BREAK = re.compile(r"[ \t]*(?:#|\\(?:sub)*section)")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\\(\[$*_\"'`])|\n\s*[-*+]\s|\n\s*\d+\.\s|\n\s*\\item\b|\n(?=[ \t]*\|)")
+_MAX_SENTENCE = 1000  # longer "sentences" (text without full stops) are cut at line ends: linear work
+
+
+def _paragraphs(text: str):
+    """(start, end) of each run of non-blank lines; a heading line starts a new run (and keeps the
+    lines under it, so a heading's scope covers its first paragraph). One pass over the lines."""
+    start = prev_end = None
+    pos, n = 0, len(text)
+    while pos <= n:
+        nl = text.find("\n", pos)
+        end = n if nl < 0 else nl
+        blank = not text[pos:end].strip(" \t")
+        if start is not None and (blank or _BREAK.match(text, pos)):
+            yield start, prev_end
+            start = None
+        if not blank and start is None:
+            start = pos
+        prev_end = end
+        if nl < 0:
+            break
+        pos = nl + 1
+    if start is not None:
+        yield start, prev_end
+
+
 def _sentences(text: str, start: int, end: int):
-    """(a, b) spans of sentences inside text[start:end]."""
+    """(a, b) spans of sentences inside text[start:end]; none longer than _MAX_SENTENCE unless a
+    single line is (then cut at a space), so the claim finders never see an unbounded span."""
+    for a, b in _raw_sentences(text, start, end):
+        if b - a <= _MAX_SENTENCE:
+            yield a, b
+            continue
+        while a < b:
+            cut = text.find("\n", a, b)
+            cut = b if cut < 0 else cut + 1
+            if cut - a > _MAX_SENTENCE:
+                space = text.rfind(" ", a + 1, a + _MAX_SENTENCE)
+                cut = space + 1 if space > a else a + _MAX_SENTENCE
+            yield a, cut
+            a = cut
+
+
+def _raw_sentences(text: str, start: int, end: int):
     a = start
-    for m in re.finditer(r"[.!?](?=\s+[A-Z\\(\[$*_\"'`])|\n\s*[-*+]\s|\n\s*\d+\.\s|\n\s*\\item\b", text[start:end]):
-        j = start + m.start()
-        if text[j] == "." and (_ABBREV.search(text[max(a, j - 6):j + 1]) or re.search(r"\d\.$", text[j - 1:j + 1]) and text[j + 1:j + 2].isdigit()):
+    for m in _SENTENCE_END.finditer(text, start, end):
+        j = m.start()
+        if text[j] == "." and (_ABBREV.search(text, max(a, j - 6), j + 1) or text[j - 1:j].isdigit() and text[j + 1:j + 2].isdigit()):
             continue
         yield a, j + 1
         a = j + 1

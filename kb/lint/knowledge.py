@@ -36,6 +36,8 @@ class _Value:
 class _Index:
     catalog: object
     names: "list[tuple[str, str]]" = field(default_factory=list)  # (name, bibkey)
+    name_map: dict = field(default_factory=dict)  # name -> bibkey (the same pairs, for lookups)
+    surnames: "dict | None" = None  # first author surname -> bibkey, filled on first use
     name_re: "re.Pattern | None" = None
     values: "list[_Value]" = field(default_factory=list)
     by_source: dict = field(default_factory=dict)
@@ -178,6 +180,7 @@ def _index() -> _Index:
         ix.names += [(x, key) for x in names]
     ix.names += [(a, k) for a, k in _ALIASES.items() if k in cat.sources]
     ix.names.sort(key=lambda t: -len(t[0]))
+    ix.name_map = dict(ix.names)
     alts = "|".join(re.escape(x) for x, _ in ix.names)
     ix.name_re = re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])")
     owner_of = {}
