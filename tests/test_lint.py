@@ -92,7 +92,8 @@ def verdicts(text):
     ("Kaplan et al. report alpha_N = 0.095.", "misattributed"),
     ("In Kaplan's L(N, D), N_c = 8.8e13.", "misattributed"),
     ("In Kaplan's L(N, D), N_c = 6.4e13.", "ok"),
-    ("The Chinchilla law implies 20 tokens per parameter at the optimum.", "misattributed"),
+    # 20 tokens per parameter is Chinchilla's own headline rule: attributed to it, it is correct (issue 13)
+    ("The Chinchilla law implies 20 tokens per parameter at the optimum.", "ok"),
     ("Chinchilla itself was trained with about 20 tokens per parameter.", "ok"),
     ("Hoffmann et al. find that N_opt ∝ C^0.73.", "misattributed"),
     ("Isik et al. fit E = 0.35 for cross-entropy.", "unverifiable"),

@@ -23,9 +23,21 @@ class CitationClaims:
         elif owner:
             self.add(a + m.start(), a + m.end(), "misattributed", src, right, "references.bib",
                      f"arXiv:{given} is {self._cite(owner)}; {self._cite(src)} is arXiv:{right}")
-        else:
+        elif self._named_by_author(a + m.start(), mentions, src):
             self.add(a + m.start(), a + m.end(), "wrong", src, right, "references.bib",
                      f"arXiv:{given} is not {self._cite(src)}: arXiv:{right}")
+        else:  # a model-family name ("Llama") may link any of the family's papers
+            self.add(a + m.start(), a + m.end(), "unverifiable", src, right, "references.bib",
+                     f"arXiv:{given} is not in references.bib; {self._cite(src)} is arXiv:{right}")
+
+    def _named_by_author(self, pos, mentions, src) -> bool:
+        near = [p for p, k in mentions if k == src and abs(p - pos) < 200]
+        if not near:
+            return False
+        m = self.ix.name_re.match(self.doc.norm, near[-1])
+        name = m.group(0) if m else ""
+        surname = self.ix.catalog.sources[src].authors[0].split()[-1] if self.ix.catalog.sources[src].authors else ""
+        return name in (src, surname) or name.lower() == surname.lower()
 
     def citations(self, a, s, nums, mentions, used):
         """'Kaplan et al. (2020)', '(Hoffmann et al., 2022)', 'Chinchilla (Kaplan et al., 2022)'."""

@@ -4,8 +4,10 @@ each belongs to, and hands them to the judge and the shape-specific checks."""
 import re
 from decimal import Decimal
 
+from .arith import ArithClaims
 from .citations import CitationClaims
-from .document import _HEADING, _Doc, _paragraphs, _sentences
+from .derived import DerivedClaims
+from .document import _HEADING, _LIST_ITEM, _Doc, _paragraphs, _sentences
 from .formulas import FormulaClaims
 from .judge import Judge, _fmt
 from .knowledge import _hint_key, _index, _symbol_roles, _unit_dim
@@ -20,7 +22,7 @@ from .vocab import _ALLOC, _APPROX, _ARXIV, _DOUBLE, _EXCLUDE, _FIRST_PERSON, _F
 _DIGIT = re.compile(r"\d")
 
 
-class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
+class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, ArithClaims):
     def __init__(self, doc: _Doc, verbose: bool):
         self.doc, self.verbose, self.ix = doc, verbose, _index()
         self.out: "list[Finding]" = []
@@ -35,12 +37,17 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
     def run(self):
         text = self.doc.norm
         heading_ctx: "list[str]" = []
+        doc_ctx = self._topic()
+        carried: "list[str]" = []
         for p0, p1 in _paragraphs(text):
             ptext = text[p0:p1]
             is_heading = bool(_HEADING.match(ptext))
             para_ctx: "list[str]" = []
             if is_heading:
-                heading_ctx = [k for _, k in self._mentions(p0, p1)]
+                heading_ctx = [k for _, k in self._mentions(p0, p1)] or heading_ctx
+                carried = []
+            elif _LIST_ITEM.match(text, p0):
+                para_ctx = carried  # a list inherits the paper of the paragraph that introduces it
             for a, b in _sentences(text, p0, p1):
                 mentions = self._mentions(a, b)
                 if mentions:
@@ -49,9 +56,38 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
                 elif _FIRST_PERSON.search(text, a, b):
                     ctx = []
                 else:
-                    ctx = para_ctx or heading_ctx
+                    ctx = para_ctx or heading_ctx or doc_ctx
                 if mentions or _DIGIT.search(text, a, b):  # a sentence without a number or a paper has no claim
                     self.sentence(a, b, mentions, ctx)
+            carried = para_ctx
+            if "C" in ptext:
+                self.allocation_formulas(p0, p1, self._mentions(p0, p1), para_ctx or heading_ctx or doc_ctx)
+        self.code_blocks(doc_ctx)
+
+    def _topic(self) -> "list[str]":
+        """The document's subject paper: named in its first heading or front matter, linked by arXiv
+        id near the top, or else the paper that most of its mentions name (at least 60%)."""
+        text = self.doc.norm
+        top = text[:3000]
+        first = _paragraphs(top)
+        for p0, p1 in first:
+            if _HEADING.match(text, p0) or text.startswith("---", p0) or text.startswith("+++", p0):
+                found = [k for _, k in self._mentions(p0, p1)]
+                if found:
+                    return found[:1]
+            break
+        eprints = {b.get("eprint"): k for k, b in self.ix.bib.items() if b.get("eprint")}
+        for m in _ARXIV.finditer(top):
+            if m.group("id") in eprints:
+                return [eprints[m.group("id")]]
+        counts: "dict[str, int]" = {}
+        for _, k in self._mentions(0, len(text)):
+            counts[k] = counts.get(k, 0) + 1
+        if counts:
+            k, n = max(counts.items(), key=lambda kv: kv[1])
+            if n >= 0.6 * sum(counts.values()):
+                return [k]
+        return []
 
     def _mentions(self, a, b) -> "list[tuple[int, str]]":
         names = self.ix.name_map
@@ -100,6 +136,7 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
         for n in nums:
             if _EXCLUDE.search(s[max(0, n.start - 12):n.start]):
                 used.add(n.start)
+        self.arithmetic(a, s, consume)
         for m in _ARXIV.finditer(s):
             consume(m.start(), m.end())
             self.arxiv(a, m, mentions, ctx)
@@ -147,6 +184,7 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims):
                            what="D ∝ N^x" if var == "params" else f"{'N' if out == 'params' else 'D'}_opt ∝ C^x",
                            text=s)
                 used.add(num.start)
+        self.derived(a, s, mentions, ctx, consume, self.doc.table_header(a), self.doc.list_parent(a))
         # constants named by a symbol or a phrase
         quants = []
         for m in _SYM.finditer(s):

@@ -109,10 +109,17 @@ def _blank(text: str, pattern: str, flags=0) -> str:
 class _Doc:
     def __init__(self, text: str, name: str):
         self.name, self.raw = name, text
-        masked = _blank(text, r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)  # fenced code
+        # fenced code is hidden from the prose claim finders (numbers there are settings, not claims);
+        # the formula and arithmetic checks read it through `code` (normalised, same offsets)
+        masked = _blank(text, r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
         masked = _blank(masked, r"(?<!\\)%[^\n]*") if re.search(r"\\(?:begin|section|documentclass|cite)", text) else masked
         masked = _blank(masked, r"<!--.*?-->", re.S)
         self.norm, self.idx = _normalize(masked)
+        self.code = ""
+        if masked != text:
+            only = "".join(c if m != c or c == "\n" else " " for c, m in zip(text, masked))
+            self.code, self.code_idx = _normalize(only)
+            self.code_idx.append(len(text))
         self.idx.append(len(text))
         self.line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
 
@@ -122,6 +129,35 @@ class _Doc:
         orig = self.idx[min(max(norm_i, 0), len(self.idx) - 1)]
         line = bisect.bisect_right(self.line_starts, orig)
         return line, orig - self.line_starts[line - 1] + 1
+
+    def list_parent(self, pos: int) -> str:
+        """For a list item, the line that introduces the list when it ends with ':' ('' otherwise)."""
+        text = self.norm
+        start = text.rfind("\n", 0, pos) + 1
+        if not _LIST_ITEM.match(text, start):
+            return ""
+        while start > 0:
+            prev = text.rfind("\n", 0, start - 1) + 1
+            line = text[prev:start - 1]
+            if line.strip() and not _LIST_ITEM.match(line):
+                return line if line.rstrip().endswith(":") else ""
+            start = prev
+        return ""
+
+    def table_header(self, pos: int) -> str:
+        """The first row of the Markdown table whose row holds `pos` ('' outside tables)."""
+        text = self.norm
+        start = text.rfind("\n", 0, pos) + 1
+        if not text.startswith("|", start):
+            return ""
+        header = start
+        while header > 0:
+            prev = text.rfind("\n", 0, header - 1) + 1
+            if not text.startswith("|", prev):
+                break
+            header = prev
+        end = text.find("\n", header)
+        return "" if header == start else text[header:end if end >= 0 else len(text)]
 
     def snippet(self, a: int, b: int) -> str:
         oa, ob = self.idx[a], self.idx[min(b, len(self.idx) - 1)]
@@ -133,6 +169,7 @@ class _Doc:
 _ABBREV = re.compile(r"(?:et al|e\.g|i\.e|eq|Eq|eqs|Fig|Sec|Sect|Tab|App|approx|cf|vs|resp|No|Ref|ca|Dr|Mr|Ms)\.$")
 
 
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d+\.)\s")
 _HEADING = re.compile(r"\s*(?:#|\\(?:sub)*section)")
 _BREAK = re.compile(r"[ \t]*(?:#|\\(?:sub)*section)")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\\(\[$*_\"'`])|\n\s*[-*+]\s|\n\s*\d+\.\s|\n\s*\\item\b|\n(?=[ \t]*\|)")

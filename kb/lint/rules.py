@@ -7,9 +7,12 @@ from decimal import Decimal
 from .judge import _close, _fmt
 from .knowledge import _unit_dim
 from .tokens import _numbers
-from .vocab import _CONTRAST, _COUNT_VERB, _EMBED, _RULE_WORDS
+from .vocab import _CONTRAST, _COUNT_VERB, _EMBED
 
 
+
+
+_COMPARED = re.compile(r"\b(?:half|twice|below|above|of optimal|than optimal|over-?train\w*|under-?train\w*)\b", re.I)
 
 
 class RuleClaims:
@@ -75,12 +78,13 @@ class RuleClaims:
             return
         s = self.doc.norm[a:b]
         thumbs = self.ix.rule_of_thumb.get(src, [])
-        as_rule = bool(_RULE_WORDS.search(s))
-        if as_rule:
-            for t, note in thumbs:
-                if _close(value, t):
-                    self.add(start, end, "ok", src, str(t), "notes", f"{_fmt(float(value))} tokens per parameter: the rule of thumb ({note})")
-                    return
+        # a paper's own rule of thumb attributed to it is correct, whatever its law gives at some budget
+        for t, note in thumbs:
+            if _close(value, t):
+                self.add(start, end, "ok", src, str(t), "notes", f"{_fmt(float(value))} tokens per parameter: the rule of thumb ({note})")
+                return
+        if _COMPARED.search(s):
+            return  # the ratio of one run set against the optimum ("half of optimal"), not a claim of the optimum
         # the law's own optimum at the budgets the paper checks (or a budget named in the sentence)
         opt = self._optimal_ratio(src, s)
         if opt is None:

@@ -52,7 +52,6 @@ _EMBED = re.compile(r"(?P<neg>non-?embedding|exclud(?:e|es|ing) (?:the )?(?:voca
 _COUNT_VERB = re.compile(r"\b(?:count|counts|counted|counting|N|parameters|param|measure[sd]?|use[sd]?)\b")
 _FIRST_PERSON = re.compile(r"\b(?:we|our|us|We|Our)\b")
 _CONTRAST = re.compile(r"\b(?:while|whereas|but|unlike|however|in contrast|compared (?:to|with)|versus|vs\.?)\b|;", re.I)
-_RULE_WORDS = re.compile(r"rule of thumb|heuristic|rule-of-thumb|Chinchilla itself|Chinchilla model|70B|1\.4T|trained (?:on|with)|was trained", re.I)
 _LAW_WORDS = re.compile(r"optimal|optimum|law|predicts?|implies|fit|eq(?:uation)?|Approach|prescri|recommend", re.I)
 
 
