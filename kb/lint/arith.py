@@ -90,6 +90,7 @@ class ArithClaims:
             # only the numeric tail of the left side and head of the right side belong to the chain
             lt = re.split(r"[:,;]\s|\s(?:is|gives|so|then|and|where|=>|→)\s|\$\$?", lhs)[-1]
             rh = re.split(r"[:,;]\s|\s(?:is|so|then|and|where|→|FLOPs?|tokens|params|parameters|days?|s)\b|\$\$?", rhs)[0]
+            rh = rh.rstrip().rstrip(".,;:")
             le, re_ = _pyexpr(lt), _pyexpr(rh)
             if le is None or re_ is None or not re.search(r"[*/+\-]|sqrt", le):
                 continue

@@ -59,7 +59,7 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, A
                     ctx = para_ctx or heading_ctx or doc_ctx
                 if mentions or _DIGIT.search(text, a, b):  # a sentence without a number or a paper has no claim
                     self.sentence(a, b, mentions, ctx)
-            carried = para_ctx
+            carried = para_ctx or carried  # the last paper named in this section
             if "C" in ptext:
                 self.allocation_formulas(p0, p1, self._mentions(p0, p1), para_ctx or heading_ctx or doc_ctx)
         self.code_blocks(doc_ctx)
