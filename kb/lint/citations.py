@@ -20,6 +20,8 @@ class CitationClaims:
             return
         if given == right:
             self.add(a + m.start(), a + m.end(), "ok", src, right, "references.bib", f"arXiv:{given} is {self._cite(src)}")
+        elif owner and not self._named_by_author(a + m.start(), mentions, src):
+            return  # a model-family name ("Llama") linking a sibling paper of the family
         elif owner:
             self.add(a + m.start(), a + m.end(), "misattributed", src, right, "references.bib",
                      f"arXiv:{given} is {self._cite(owner)}; {self._cite(src)} is arXiv:{right}")

@@ -4,6 +4,7 @@ each belongs to, and hands them to the judge and the shape-specific checks."""
 import re
 from decimal import Decimal
 
+from .allocation import AllocationClaims
 from .arith import ArithClaims
 from .citations import CitationClaims
 from .derived import DerivedClaims
@@ -22,7 +23,7 @@ from .vocab import _ALLOC, _APPROX, _ARXIV, _DOUBLE, _EXCLUDE, _FIRST_PERSON, _F
 _DIGIT = re.compile(r"\d")
 
 
-class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, ArithClaims):
+class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, ArithClaims, AllocationClaims):
     def __init__(self, doc: _Doc, verbose: bool):
         self.doc, self.verbose, self.ix = doc, verbose, _index()
         self.out: "list[Finding]" = []
@@ -185,6 +186,7 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, A
                            text=s)
                 used.add(num.start)
         self.derived(a, s, mentions, ctx, consume, self.doc.table_header(a), self.doc.list_parent(a))
+        self.pairs(a, b, mentions, ctx)
         # constants named by a symbol or a phrase
         quants = []
         for m in _SYM.finditer(s):

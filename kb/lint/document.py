@@ -140,7 +140,7 @@ class _Doc:
             prev = text.rfind("\n", 0, start - 1) + 1
             line = text[prev:start - 1]
             if line.strip() and not _LIST_ITEM.match(line):
-                return line if line.rstrip().endswith(":") else ""
+                return line if line.rstrip().rstrip("*_").endswith(":") else ""
             start = prev
         return ""
 
