@@ -57,6 +57,9 @@ class AllocationClaims:
         if not _SIZE.search(s):
             return
         src = self._source_at(a, mentions, ctx)
+        named = re.search(r"([A-Z][\w]+)[- ]optimal", s)  # "Chinchilla-optimal": the name is glued to the word
+        if named and named.group(1) in self.ix.name_map:
+            src = self.ix.name_map[named.group(1)]
         header = self.doc.table_header(a)
         if header and "|" in s:
             cells = s.split("|")[1:-1]

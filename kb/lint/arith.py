@@ -26,14 +26,15 @@ _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Add, ast.S
 def _pyexpr(side: str, names=("sqrt",)) -> "str | None":
     """A side of an equation as a Python expression over numbers (and `names`), or None."""
     t = side.strip().strip("$").strip()
-    t = re.sub(r"\\boxed|\\text\{[^}]*\}|\\,|\\!|\\left|\\right|\\mathrm|\*\*(?=\w)", " ", t)
+    t = re.sub(r"\\boxed|\\text\{[^}]*\}|\\,|\\!|\\left|\\right|\\mathrm", " ", t).strip("* ")  # bold marks
     t = t.replace("\\sqrt", "sqrt").replace("√", "sqrt").replace("×", "*").replace("·", "*").replace("⋅", "*")
     t = t.replace("^", "**").replace("{", "(").replace("}", ")").replace("[", "(").replace("]", ")")
     t = t.replace("−", "-").replace("\\times", "*").replace("\\cdot", "*")
     t = re.sub(r"(?<=\d),(?=\d{3})", "", t)
     t = _NUMBER.sub(lambda m: f"({m.group(1)}*{_SCALE[m.group(2)]:g})" if m.group(2) else m.group(1), t)
     t = re.sub(r"(\d)\s*\(", r"\1*(", t)  # "2 (x)" -> "2*(x)"
-    if not t or re.search(r"[A-Za-z_]", re.sub(r"\b(?:sqrt|" + "|".join(names) + r")\b", "", t)):
+    bare = re.sub(r"(?<=\d)[eE](?=[-+]?\d)", "", t)  # 9.6e22 is a number, not a word
+    if not t or re.search(r"[A-Za-z_]", re.sub(r"\b(?:sqrt|" + "|".join(names) + r")\b", "", bare)):
         return None
     return t
 
@@ -70,6 +71,38 @@ def _printed(side: str) -> "Decimal | None":
         return None
 
 
+_MATHY = set("0123456789.,+-*/×·⋅^(){}[] \t√$")
+
+
+def _numeric_tail(side: str) -> str:
+    """The end of `side` made of numbers, operators and sqrt (a backward scan: linear)."""
+    i = len(side)
+    while i > 0:
+        c = side[i - 1]
+        if c in _MATHY or (c in "KMBTeE" and i > 1 and side[i - 2].isdigit()) or (c in "Ee" and i < len(side) and side[i:i + 1].isdigit()):
+            i -= 1
+        elif side[max(0, i - 4):i] == "sqrt":
+            i -= 4
+        else:
+            break
+    return side[i:]
+
+
+def _numeric_head(side: str) -> str:
+    """The start of `side` made of numbers, operators and sqrt (a forward scan: linear)."""
+    i, n = 0, len(side)
+    while i < n:
+        c = side[i]
+        if c in _MATHY or (c in "KMBT" and i and side[i - 1].isdigit() and not side[i + 1:i + 2].isalpha()) or \
+                (c in "eE" and i and side[i - 1].isdigit() and (side[i + 1:i + 2].isdigit() or side[i + 1:i + 2] in "+-")):
+            i += 1
+        elif side.startswith("sqrt", i):
+            i += 4
+        else:
+            break
+    return side[:i]
+
+
 # N_opt = ..., D_opt = ..., params = ..., tokens = ... with C on the right-hand side
 _ALLOC_DEF = re.compile(r"(?P<lhs>\b(?:N|Ψ|D)(?:_?\(?opt\)?|\*|\^\*)|\boptimal_(?:params|tokens)\b|\b(?:params|tokens)\b)\s*(?:≈|=|~)\s*"
                         r"(?P<rhs>(?:sqrt|[0-9C(√])[^,;=\n]*?)(?=\s*(?:#|//|,|;|$|\n|\s{2,}|\)\s*$))")
@@ -88,8 +121,7 @@ class ArithClaims:
             (l0, l1), (r0, r1) = sides[i], sides[i + 1]
             lhs, rhs = s[l0:l1], s[r0:r1]
             # only the numeric tail of the left side and head of the right side belong to the chain
-            lt = re.split(r"[:,;]\s|\s(?:is|gives|so|then|and|where|=>|→)\s|\$\$?", lhs)[-1]
-            rh = re.split(r"[:,;]\s|\s(?:is|so|then|and|where|→|FLOPs?|tokens|params|parameters|days?|s)\b|\$\$?", rhs)[0]
+            lt, rh = _numeric_tail(lhs), _numeric_head(rhs)
             rh = rh.rstrip().rstrip(".,;:")
             le, re_ = _pyexpr(lt), _pyexpr(rh)
             if le is None or re_ is None or not re.search(r"[*/+\-]|sqrt", le):

@@ -82,26 +82,38 @@ class CitationClaims:
                 self.add(p1, p2 + 20, "misattributed", k1, self._cite(k1), "references.bib",
                          f"{name.group(0)} is {self._cite(k1)}, not {self._cite(k2)}")
 
+    def _title_owner(self, title: str):
+        """(similarity, bibkey) of the stored title closest to `title`; memoised per linter."""
+        memo = self.__dict__.setdefault("_title_memo", {})
+        if title not in memo:
+            best, owner = 0.0, None
+            for key, bib in self.ix.bib.items():
+                for t in bib["titles"]:
+                    sm = difflib.SequenceMatcher(None, title, t.lower())
+                    if sm.real_quick_ratio() > best and sm.quick_ratio() > best:
+                        r = sm.ratio()
+                        if r > best:
+                            best, owner = r, key
+            memo[title] = (best, owner)
+        return memo[title]
+
     def titles(self, a, b, mentions, ctx):
         raw = self.doc.raw
         ra, rb = self.doc.idx[a], self.doc.idx[min(b, len(self.doc.idx) - 1)]
         seg = raw[ra:rb]
         rx = (r'"([^"]{15,160})"|“([^”]{15,160})”|``([^\']{15,160})\'\'|\\(?:emph|textit)\{([^}]{15,160})\}'
               r'|\*([A-Z][^*]{15,160})\*|(?<!\w)_([A-Z][^_]{15,160})_(?!\w)')
+        if not mentions:
+            return  # a quoted title is only judged against a paper named near it
         for m in re.finditer(rx, seg):
             title = next(g for g in m.groups() if g)
-            best, owner = 0.0, None
-            for key, bib in self.ix.bib.items():
-                for t in bib["titles"]:
-                    r = difflib.SequenceMatcher(None, title.lower().strip(" .,"), t.lower()).ratio()
-                    if r > best:
-                        best, owner = r, key
-            if best < 0.9 or owner is None:
-                continue
             t0, t1 = ra + m.start(), ra + m.end()
             near = [(self.doc.idx[p], k) for p, k in mentions if not (t0 <= self.doc.idx[p] < t1)]
             near = [(p, k) for p, k in near if min(abs(p - t0), abs(p - t1)) < 120]
             if not near:
+                continue
+            best, owner = self._title_owner(title.lower().strip(" .,"))
+            if best < 0.9 or owner is None:
                 continue
             src = min(near, key=lambda t: min(abs(t[0] - t0), abs(t[0] - t1)))[1]
             n0 = next(j for j in range(a, b + 1) if self.doc.idx[j] >= t0)

@@ -44,7 +44,10 @@ def _normalize(s: str) -> "tuple[str, list[int]]":
             m = re.compile(r"\\([A-Za-z]+|.)").match(s, i)
             cmd = m.group(1) if m else ""
             end = m.end() if m else i + 1
-            if cmd == "frac" or cmd == "dfrac" or cmd == "tfrac":
+            if cmd == "sqrt":
+                emit("sqrt", i)  # \sqrt{x} -> sqrt(x): the braces become its parentheses
+                pending = "sqrt"
+            elif cmd == "frac" or cmd == "dfrac" or cmd == "tfrac":
                 emit("((", i)
                 pending = "frac1"
             elif cmd in _GREEK:
@@ -60,7 +63,11 @@ def _normalize(s: str) -> "tuple[str, list[int]]":
             i = end
             continue
         if ch == "{":
-            if pending == "frac1" or pending == "frac2":
+            if pending == "sqrt":
+                stack.append("paren")
+                emit("(", i)
+                pending = None
+            elif pending == "frac1" or pending == "frac2":
                 stack.append(pending)
                 pending = None
             elif out and out[-1].endswith("^"):
@@ -111,13 +118,18 @@ class _Doc:
         self.name, self.raw = name, text
         # fenced code is hidden from the prose claim finders (numbers there are settings, not claims);
         # the formula and arithmetic checks read it through `code` (normalised, same offsets)
-        masked = _blank(text, r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
+        fences = list(_FENCE.finditer(text))
+        masked = _blank(text, _FENCE.pattern, re.M | re.S) if fences else text
         masked = _blank(masked, r"(?<!\\)%[^\n]*") if re.search(r"\\(?:begin|section|documentclass|cite)", text) else masked
         masked = _blank(masked, r"<!--.*?-->", re.S)
         self.norm, self.idx = _normalize(masked)
         self.code = ""
-        if masked != text:
-            only = "".join(c if m != c or c == "\n" else " " for c, m in zip(text, masked))
+        if fences:
+            pieces, at = [], 0
+            for m in fences:  # the code alone, everything else blanked (offsets stay valid)
+                pieces += [_NOT_NL.sub(" ", text[at:m.start()]), m.group(0)]
+                at = m.end()
+            only = "".join(pieces + [_NOT_NL.sub(" ", text[at:])])
             self.code, self.code_idx = _normalize(only)
             self.code_idx.append(len(text))
         self.idx.append(len(text))
@@ -169,6 +181,8 @@ class _Doc:
 _ABBREV = re.compile(r"(?:et al|e\.g|i\.e|eq|Eq|eqs|Fig|Sec|Sect|Tab|App|approx|cf|vs|resp|No|Ref|ca|Dr|Mr|Ms)\.$")
 
 
+_FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
+_NOT_NL = re.compile(r"[^\n]")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d+\.)\s")
 _HEADING = re.compile(r"\s*(?:#|\\(?:sub)*section)")
 _BREAK = re.compile(r"[ \t]*(?:#|\\(?:sub)*section)")
