@@ -10,6 +10,7 @@ its headline allocation.
 
 import math
 import re
+from functools import lru_cache
 
 from .judge import _fmt
 
@@ -43,6 +44,18 @@ def _pair(text: str):
     if not d and len(loose) > 1:
         d = [max(loose)]
     return (n[0], d[0]) if n and d else None
+
+
+@lru_cache(maxsize=1)
+def _model_table():
+    """(one regex over every model name and alias, name -> model), built once per process."""
+    try:
+        from ..models import load_models
+    except ImportError:  # no models table in this installation
+        return None
+    names = {n: m for m in load_models() for n in (m.name, *m.aliases)}
+    alts = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])"), names
 
 
 class AllocationClaims:
@@ -137,16 +150,11 @@ class AllocationClaims:
 
     # ------------------------------------------------------------------ models
     def _model_named(self, s):
-        try:
-            from ..models import load_models
-        except ImportError:
+        table = _model_table()
+        if table is None:
             return None
-        low = s.lower()
-        for m in load_models():
-            for name in (m.name, *m.aliases):
-                if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", low):
-                    return m
-        return None
+        m = table[0].search(s.lower())
+        return table[1][m.group(0)] if m else None
 
     def _model_pair(self, parent, s):
         m = self._model_named(parent + " " + s)

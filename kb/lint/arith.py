@@ -112,6 +112,8 @@ _PROBE = 1e23  # FLOP: inside every stored allocation law's useful range
 class ArithClaims:
     def arithmetic(self, a, s, consume):
         """Chains of '=' / '≈' between numeric sides in one sentence (math, code or prose)."""
+        if "=" not in s and "≈" not in s:
+            return
         rels = list(_REL.finditer(s))
         if not rels:
             return
