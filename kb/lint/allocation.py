@@ -24,7 +24,7 @@ _SHOULD = re.compile(r"should have been|would have been|optimal (?:would|size) (
 
 
 def _sizes(text: str):
-    """[(value, 'params'|'tokens'|None, start, end)] for 70B / 1.4T tokens / 400M params."""
+    """[(value, 'params'|'tokens'|None, start, end)] for 70B / 3.5T tokens / 400M params."""
     out = []
     for m in _SIZE.finditer(text):
         u = (m.group("u") or "").lower()

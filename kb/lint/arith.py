@@ -1,6 +1,6 @@
 """Claims checkable by arithmetic alone, and closed-form allocation formulas.
 
-- Chains `a × b × c = v ≈ w`: each side made only of numbers (70B, 1.4 × 10^12, sqrt(...), x^p,
+- Chains `a × b × c = v ≈ w`: each side made only of numbers (70B, 2 × 10^12, sqrt(...), x^p,
   fractions) is evaluated; adjacent sides must agree (printed precision of the right-hand number,
   and a relative tolerance: 1% after "=", 5% after "≈"/"~"). Sides with words or units are skipped.
 - `N_opt = f(C)` / `D_opt = g(C)` written in closed form (prose or code): evaluated at a probe
@@ -133,7 +133,7 @@ class ArithClaims:
                 continue
             approx = m.group(0).strip() != "="
             printed = _printed(rh)
-            tol = 0.05 if approx else 0.01
+            tol = 5 / 100 if approx else 1 / 100
             if printed is not None and y != 0:
                 tol = max(tol, _ulp(printed) / float(printed) if float(printed) else tol)
             consume(l0, r1)

@@ -52,7 +52,8 @@ class _Index:
 # Vocabulary only: names under which people cite stored papers beyond their catalog names.
 _ALIASES = {"OpenAI": "kaplan2020", "Epoch AI": "besiroglu2024", "Epoch": "besiroglu2024"}
 _NAME_STOP = {"transfer", "emergence", "sparsity", "distillation", "learning", "fine-grained", "routed",
-              "precision", "multimodal", "over-training", "inference-aware", "data-constrained", "theory"}
+              "precision", "multimodal", "over-training", "inference-aware", "data-constrained", "theory",
+              "compute", "data", "loss", "scaling", "critical", "optimal", "efficient", "training"}  # short names that are also everyday words of the field
 _DIMS = {"params": "params", "tokens": "tokens", "FLOP": "compute", "PF-days": "compute"}
 
 

@@ -1,4 +1,4 @@
-"""Numbers as written: 70B, 1.4T, 5.76e23, 10^23, 6.4 x 10^13, 5%, with their printed digits."""
+"""Numbers as written: 70B, 3.5T, 2e23, 10^23, 6 x 10^13, 5%, with their printed digits."""
 
 import re
 from dataclasses import dataclass
