@@ -24,6 +24,7 @@ import csv
 import hashlib
 import math
 import warnings as _warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,10 @@ HUBER_DELTA = 1e-3
 ASYM_WEIGHT = 10.0  # asymmetric objective: over-predictions cost this much more (lower envelope)
 OBJECTIVES = ("huber-log", "mse", "asym")
 COMPUTE_PER_PARAM_TOKEN = 6.0
+# elements (parameter vectors x rows) evaluated at once: bounds memory whatever the rows
+CHUNK = 1 << 17
+GRID_ROWS = 2_048  # above this many rows the start grid is ranked on a fixed subsample
+FULL_POLISH = 2  # subsample optima then polished on all rows
 
 APPROACH2_NOTE = (
     "Approach 2 (IsoFLOP parabolas) is biased: loss is not a parabola in log N, so each "
@@ -54,6 +59,7 @@ GUESSES = {
     "U_D": ("ud", "uniquetokens", "unique", "uniquedata"),
 }
 MODEL_COLUMNS = ("model", "modelid", "run", "runid", "modelname")
+WEIGHT_COLUMNS = ("weight", "weights")
 
 
 def _norm(name: str) -> str:
@@ -64,33 +70,58 @@ def _norm(name: str) -> str:
 
 
 def read_csv(path) -> "dict[str, list[str]]":
-    """A CSV file as {header: [cell, ...]}; BadFile for an unreadable or empty file."""
+    """A CSV file as {header: [cell, ...]}; BadFile for an unreadable or empty file.
+    Rows are streamed into the columns (no list of row lists: memory ~ the cells)."""
     path = Path(path)
+    header, cols, line = None, None, 0
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            for line, r in enumerate(csv.reader(fh), start=1):
+                if not any(cell.strip() for cell in r):
+                    continue
+                if header is None:
+                    header = [h.strip() for h in r]
+                    cols = [[] for _ in header]
+                    continue
+                if len(r) != len(header):
+                    raise BadFile(f"{path}: line {line} has {len(r)} fields, the header has {len(header)}")
+                for c, cell in zip(cols, r):
+                    c.append(cell)
     except FileNotFoundError:
         raise BadFile(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BadFile(f"{path}: cannot read as CSV: {exc}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
+    if header is None:
         raise BadFile(f"{path}: the file is empty (expected a header row and data rows)")
-    header = [h.strip() for h in rows[0]]
-    if len(rows) == 1:
+    if not cols[0]:
         raise BadFile(f"{path}: has a header but no data rows")
-    for i, r in enumerate(rows[1:], start=2):
-        if len(r) != len(header):
-            raise BadFile(f"{path}: line {i} has {len(r)} fields, the header has {len(header)}")
-    return {h: [r[j] for r in rows[1:]] for j, h in enumerate(header)}
+    return dict(zip(header, cols))
+
+
+def _column(v, name):
+    a = np.asarray(v)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise KbError(f"data column '{name}' must be one-dimensional, got shape {a.shape}")
+    return a if a.dtype.kind in "biuf" else list(a.astype(object))  # numbers stay an array
 
 
 def _table(rows) -> "dict[str, list]":
-    if isinstance(rows, dict):
-        return {str(k): list(np.atleast_1d(np.asarray(v, dtype=object))) for k, v in rows.items()}
+    """A {column: values} table from a mapping of columns, a pandas DataFrame (duck-typed:
+    pandas is not a dependency) or a list of row dicts."""
+    if hasattr(rows, "columns") and hasattr(rows, "to_numpy") and not isinstance(rows, dict):
+        return {str(k): _column(rows[k].to_numpy(), k) for k in rows.columns}
+    if isinstance(rows, Mapping):
+        return {str(k): _column(v, k) for k, v in rows.items()}
+    if isinstance(rows, (str, bytes, Path)) or not isinstance(rows, (list, tuple)):
+        raise KbError(f"data must be a CSV path, a mapping of column -> values, a pandas DataFrame or a "
+                      f"list of row dicts, not {type(rows).__name__}")
     rows = list(rows)
     if not rows:
         raise BadFile("no data rows")
+    if not all(isinstance(r, Mapping) for r in rows):
+        raise KbError("a list of rows must hold dicts (column -> value)")
     keys = list(rows[0])
     return {str(k): [r.get(k) for r in rows] for k in keys}
 
@@ -113,17 +144,27 @@ def _find_column(table, role, columns, where):
 
 
 def _numbers(table, column, where, positive=True) -> np.ndarray:
-    out = np.empty(len(table[column]), dtype=float)
-    for i, cell in enumerate(table[column]):
-        try:
-            if cell is None or (isinstance(cell, str) and not cell.strip()):
-                raise KbError("empty")
-            value, _unit = units.parse_number(cell if isinstance(cell, str) else float(cell), column)
-        except (KbError, TypeError, ValueError):
-            raise BadFile(f"{where}: row {i + 1}, column '{column}': cannot read {str(cell)[:30]!r} as a number") from None
-        if positive and not value > 0:
-            raise BadFile(f"{where}: row {i + 1}, column '{column}': {value:g} is not positive")
-        out[i] = value
+    cells = table[column]
+    out = None
+    try:  # fast path: plain decimal numbers, parsed by numpy in C
+        out = np.asarray(cells, dtype=float)
+        if out.ndim != 1 or not np.isfinite(out).all():
+            out = None
+    except (TypeError, ValueError):
+        out = None
+    if out is None:  # suffixes ('70B'), units, or something to report by row
+        out = np.empty(len(cells), dtype=float)
+        for i, cell in enumerate(cells):
+            try:
+                if cell is None or (isinstance(cell, str) and not cell.strip()):
+                    raise KbError("empty")
+                value, _unit = units.parse_number(cell if isinstance(cell, str) else float(cell), column)
+            except (KbError, TypeError, ValueError):
+                raise BadFile(f"{where}: row {i + 1}, column '{column}': cannot read {str(cell)[:30]!r} as a number") from None
+            out[i] = value
+    if positive and not (out > 0).all():
+        i = int(np.flatnonzero(~(out > 0))[0])
+        raise BadFile(f"{where}: row {i + 1}, column '{column}': {out[i]:g} is not positive")
     return out
 
 
@@ -131,7 +172,7 @@ def resolve(rows, variables, target="loss", columns=None, where="data"):
     """Map a table to the roles a form needs. Returns (data {role: float array}, groups or
     None, mapping {role: column or 'C/(6N)'...})."""
     table = _table(rows)
-    if not table or not any(table.values()):
+    if not table or all(len(v) == 0 for v in table.values()):
         raise BadFile(f"{where}: no data rows")
     columns = dict(columns or {})
     data, mapping = {}, {}
@@ -174,7 +215,22 @@ def resolve(rows, variables, target="loss", columns=None, where="data"):
     if gcol is not None and gcol in table:
         _, groups = np.unique(np.asarray([str(v) for v in table[gcol]]), return_inverse=True)
         mapping["model"] = gcol
+    wcol = columns.get("weight") or next((h for h in table if _norm(h) in WEIGHT_COLUMNS), None)
+    if wcol is not None:
+        if wcol not in table:
+            raise BadFile(f"{where}: no column '{wcol}' (given for the weights); columns: {', '.join(table)}")
+        data["weight"] = _weights(_numbers(table, wcol, where, positive=False), f"{where}: column '{wcol}'")
+        mapping["weight"] = wcol
     return data, groups, mapping
+
+
+def _weights(w, what) -> np.ndarray:
+    w = np.asarray(w, float).ravel()
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise BadFile(f"{what}: weights must be finite and >= 0")
+    if not (w > 0).any():
+        raise BadFile(f"{what}: every weight is 0")
+    return w
 
 
 def data_hash(data: dict) -> str:
@@ -192,7 +248,7 @@ class _Problem:
     """Objective, gradient and Hessian of one form on one data set, batched over parameter
     vectors (rows of theta) and weight vectors (bootstrap draws)."""
 
-    def __init__(self, form, data, y, objective, fixed):
+    def __init__(self, form, data, y, objective, fixed, weights=None):
         if objective not in OBJECTIVES:
             raise KbError(f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}")
         self.form, self.objective = form, objective
@@ -208,6 +264,7 @@ class _Problem:
         self.n = len(y)
         self.y = np.asarray(y, float)[None, :]
         self.logy = np.log(self.y)
+        self.w = np.ones((1, self.n)) if weights is None else np.asarray(weights, float).reshape(1, self.n)
         self.uselog = objective in ("huber-log", "asym")
         self.env0 = {k: np.asarray(v, float)[None, :] for k, v in data.items() if k in form.variables}
         self.env0.update(self.fixed)
@@ -248,59 +305,86 @@ class _Problem:
         return rho, d1, d2
 
     def evaluate(self, theta, w, order=0):
-        """objective (B,), and for order >= 1 gradient (B,p), for order 2 Hessian (B,p,p)."""
+        """objective (B,), and for order >= 1 gradient (B,p), for order 2 Hessian (B,p,p).
+        Sums over row blocks of about CHUNK elements (B x rows), so memory is O(B * CHUNK)
+        whatever the number of rows: the objective and its derivatives are sums over rows."""
         theta = np.atleast_2d(theta)
         B, p = theta.shape
+        w = np.asarray(w, float)
+        scale = 1.0 / w.sum(axis=1) if self.objective == "mse" else np.ones(w.shape[0])
+        scale = np.broadcast_to(scale, (B,))
         env, nat = self.env(theta)
+        rows = max(1, CHUNK // B)
+        obj = np.zeros(B)
+        bad = np.zeros(B, bool)
+        grad = np.zeros((B, p)) if order else None
+        H = np.zeros((B, p, p)) if order > 1 else None
+        for lo in range(0, self.n, rows):
+            sl = slice(lo, min(lo + rows, self.n))
+            part = self._block(env, nat, sl, w[:, sl], scale, order, B, p)
+            obj += part[0]
+            bad |= part[1]
+            if order:
+                grad += part[2]
+            if order > 1:
+                H += part[3]
+        obj = np.where(bad, np.inf, obj)
+        if order == 0:
+            return obj
+        return obj, grad, H
+
+    def _block(self, env, nat, sl, w, scale, order, B, p):
+        env = {k: (v[:, sl] if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] == self.n else v)
+               for k, v in env.items()}
+        n = sl.stop - sl.start
+        y, logy = self.y[:, sl], self.logy[:, sl]
         if order:
             prog = self.program()
             env = prog.run(env)
-            F = np.broadcast_to(env[prog.value], (B, self.n))
+            F = np.broadcast_to(env[prog.value], (B, n))
         else:
-            F = np.broadcast_to(self.f(env), (B, self.n))
+            F = np.broadcast_to(self.f(env), (B, n))
         with np.errstate(all="ignore"):
             bad = ~np.isfinite(F).all(axis=1)
             if self.uselog:
                 bad |= (F <= 0).any(axis=1)
-                r = np.log(np.where(F > 0, F, 1.0)) - self.logy
+                r = np.log(np.where(F > 0, F, 1.0)) - logy
             else:
-                r = F - self.y
+                r = F - y
         r = np.where(np.isfinite(r), r, 0.0)
         rho, d1rho, d2rho = self._rho(r, order)
-        scale = 1.0 / w.sum(axis=1) if self.objective == "mse" else np.ones(w.shape[0])
         obj = (w * rho).sum(axis=1) * scale
-        obj = np.where(bad, np.inf, obj)
         if order == 0:
-            return obj
+            return obj, bad
         s = np.where(self.islog, nat, 1.0)  # d p / d theta
-        dF = np.empty((B, self.n, p))
+        dF = np.empty((B, n, p))
         for k, name in enumerate(self.names):
             key = prog.d1[name]
-            dF[:, :, k] = np.broadcast_to(env[key], (B, self.n)) * s[:, k:k + 1] if key else 0.0
+            dF[:, :, k] = np.broadcast_to(env[key], (B, n)) * s[:, k:k + 1] if key else 0.0
         with np.errstate(all="ignore"):
             dr = dF / F[:, :, None] if self.uselog else dF
             dr = np.where(np.isfinite(dr), dr, 0.0)
             ws = w * scale[:, None]
             b = ws * d1rho
-            grad = np.einsum("bn,bnk->bk", b, dr)
+            grad = np.matmul(b[:, None, :], dr)[:, 0, :]
             if order < 2:
-                return obj, grad, None
+                return obj, bad, grad, None
             a = ws * d2rho - (b if self.uselog else 0.0)
-            H = np.einsum("bn,bnk,bnl->bkl", a, dr, dr)
+            H = np.matmul((a[:, :, None] * dr).transpose(0, 2, 1), dr)  # batched BLAS, not einsum
             denom = F if self.uselog else 1.0
             for k, pk in enumerate(self.names):
                 for l in range(k, p):
                     pl = self.names[l]
                     key = prog.d2[(pk, pl)]
-                    term = (np.broadcast_to(env[key], (B, self.n)) * (s[:, k:k + 1] * s[:, l:l + 1])
-                            if key else np.zeros((B, self.n)))
+                    term = (np.broadcast_to(env[key], (B, n)) * (s[:, k:k + 1] * s[:, l:l + 1])
+                            if key else np.zeros((B, n)))
                     if k == l and self.islog[k]:
                         term = term + dF[:, :, k]
                     v = np.nansum(b * term / denom, axis=1)
                     H[:, k, l] += v
                     if l != k:
                         H[:, l, k] += v
-        return obj, grad, H
+        return obj, bad, grad, H
 
     def projected(self, theta, grad):
         tol = 1e-9 * (self.hi - self.lo)
@@ -330,26 +414,39 @@ class _Problem:
         for j, p in enumerate(nonlin):
             nat[:, self.names.index(p.name)] = axes[j][idx[:, j]]
         if lin:
-            env = dict(self.env0)
-            for j, p in enumerate(nonlin):
-                env[p.name] = axes[j][idx[:, j]][:, None]
+            # normal equations X'WX c = X'Wt accumulated over blocks of grid points x rows
+            K = len(lin)
+            G = np.zeros((M, K, K))
+            rhs = np.zeros((M, K))
             zero = {p.name: 0.0 for p in lin}
-            phi0 = np.broadcast_to(self.f({**env, **zero}), (M, self.n))
-            X = np.empty((M, self.n, len(lin)))
-            for k, p in enumerate(lin):
-                X[:, :, k] = np.broadcast_to(self.f({**env, **zero, p.name: 1.0}), (M, self.n)) - phi0
-            wt = 1.0 / self.y if self.uselog else np.ones_like(self.y)  # relative ~ log residuals
-            t = (self.y - phi0) * wt
-            Xw = X * wt[:, :, None]
+            rows = min(self.n, CHUNK)
+            gm = max(1, CHUNK // rows)
+            for m0 in range(0, M, gm):
+                ms = slice(m0, min(m0 + gm, M))
+                for r0 in range(0, self.n, rows):
+                    rs = slice(r0, min(r0 + rows, self.n))
+                    env = {k: (v[:, rs] if isinstance(v, np.ndarray) else v) for k, v in self.env0.items()}
+                    for j, p in enumerate(nonlin):
+                        env[p.name] = axes[j][idx[ms, j]][:, None]
+                    y = self.y[:, rs]
+                    shape = (ms.stop - ms.start, rs.stop - rs.start)
+                    phi0 = np.broadcast_to(self.f({**env, **zero}), shape)
+                    X = np.empty(shape + (K,))
+                    for k, p in enumerate(lin):
+                        X[:, :, k] = np.broadcast_to(self.f({**env, **zero, p.name: 1.0}), shape) - phi0
+                    wt = (1.0 / y if self.uselog else np.ones_like(y)) * np.sqrt(self.w[:, rs])  # relative ~ log residuals
+                    with np.errstate(all="ignore"):
+                        Xw = X * wt[:, :, None]
+                        G[ms] += np.matmul(Xw.transpose(0, 2, 1), Xw)
+                        rhs[ms] += np.matmul(((y - phi0) * wt)[:, None, :], Xw)[:, 0, :]
             with np.errstate(all="ignore"):
-                norms = np.sqrt((Xw * Xw).sum(axis=1))  # (M,K) column scaling
-                norms = np.where(norms > 0, norms, 1.0)
-                Xs = Xw / norms[:, None, :]
-                A = np.einsum("mnk,mnl->mkl", Xs, Xs) + 1e-12 * np.eye(len(lin))
-                rhs = np.einsum("mnk,mn->mk", Xs, t)
-                ok = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(rhs).all(axis=1)
-                A[~ok], rhs[~ok] = np.eye(len(lin)), 0.0
-                c = np.linalg.solve(A, rhs[:, :, None])[:, :, 0] / norms
+                norms = np.sqrt(np.einsum("mkk->mk", G))  # (M,K) column scaling
+                norms = np.where(np.isfinite(norms) & (norms > 0), norms, 1.0)
+                A = G / (norms[:, :, None] * norms[:, None, :]) + 1e-12 * np.eye(K)
+                rs_ = rhs / norms
+                ok = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(rs_).all(axis=1)
+                A[~ok], rs_[~ok] = np.eye(K), 0.0
+                c = np.linalg.solve(A, rs_[:, :, None])[:, :, 0] / norms
             for k, p in enumerate(lin):
                 nat[:, self.names.index(p.name)] = np.clip(np.nan_to_num(c[:, k], nan=p.lo), p.lo, p.hi)
         theta = np.where(self.islog, np.log(np.maximum(nat, 1e-300)), nat)
@@ -434,32 +531,68 @@ def fit_csv(path, form, columns=None, **kwargs) -> dict:
 
 def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, progress=None,
         columns=None, fixed=None, budget=None, starts=8, group="auto", isoflop_points=5,
-        where="data") -> dict:
+        where="data", weights=None, tie=None, bounds=None, grid=None) -> dict:
     """Fit `form` (a name in kb.forms.FORMS or a Form) to rows (a {column: values} table or
-    a list of dicts). Returns a JSON-able dict (see module docstring of kb.fit)."""
-    form = forms_mod.get(form)
+    a list of dicts). Returns a JSON-able dict (see module docstring of kb.fit).
+
+    weights: a column name, an array (one weight per row), or None (a `weight` column is used
+    when present); tie {kept: follower} (e.g. {"alpha": "beta"}: one exponent for both);
+    bounds {name: (lo, hi)}; grid {name: start values} for the exponent grid; starts: how many
+    grid points are polished."""
+    base = forms_mod.get(form)
     if approach == 2:
-        return _approach2(rows, form, bootstrap, seed, progress, columns, isoflop_points, where)
+        return _approach2(rows, base, bootstrap, seed, progress, columns, isoflop_points, where)
     if approach != 3:
         raise KbError(f"approach must be 2 (IsoFLOP parabolas) or 3 (parametric fit), not {approach}")
     if objective not in OBJECTIVES:
         raise KbError(f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}")
-    data, groups, mapping = resolve(rows, form.variables, form.target, columns, where)
+    if not isinstance(starts, (int, np.integer)) or isinstance(starts, bool) or starts < 1:
+        raise KbError(f"starts must be a positive integer (grid points polished), not {starts!r}")
+    tie = dict(tie or {})
+    form = forms_mod.variant(base, tie=tie, bounds=bounds, starts=grid)
+    fixed = dict(fixed or {})
+    for name in fixed:
+        if name in tie.values():
+            raise KbError(f"cannot fix '{name}': it is tied to '{next(k for k, v in tie.items() if v == name)}'; fix that one")
+    cols = dict(columns or {})
+    if isinstance(weights, str):
+        cols["weight"] = weights
+    data, groups, mapping = resolve(rows, form.variables, form.target, cols, where)
     y = data[form.target]
     n = len(y)
-    nfree = len([p for p in form.params if p.name not in (fixed or {})])
+    if weights is not None and not isinstance(weights, str):
+        data["weight"] = _weights(weights, "weights")
+        if data["weight"].size != n:
+            raise KbError(f"weights: {data['weight'].size} values for {n} rows")
+        mapping["weight"] = "(given)"
+    wrow = data.get("weight")
+    nfree = len([p for p in form.params if p.name not in fixed])
     if n < nfree:
         raise BadFile(f"{where}: {n} data points cannot determine {nfree} parameters of form {form.name}")
-    prob = _Problem(form, data, y, objective, fixed)
+    prob = _Problem(form, data, y, objective, fixed, wrow)
     warnings = []
-    w1 = np.ones((1, n))
+    w1 = prob.w
 
-    # 1. start grid, with amplitudes solved exactly
-    grid, gidx = prob.start_grid()
-    gobj = prob.evaluate(grid, w1, 0)
+    # 1. start grid, with amplitudes solved exactly; on many rows, on a fixed subsample
+    # (the grid only ranks starts: its cost is grid x rows, the polish's only starts x rows)
+    stages = [prob]
+    if n > GRID_ROWS:  # nested subsamples, each 16x the last: each polish starts near its optimum
+        perm = np.random.default_rng(0).permutation(n)
+        size = GRID_ROWS
+        while size < n:
+            sub = np.sort(perm[:size])
+            stages.insert(-1, _Problem(form, {k: v[sub] for k, v in data.items() if k in form.variables},
+                                       y[sub], objective, fixed, None if wrow is None else wrow[sub]))
+            size *= 16
+    sprob = stages[0]
+    grid_pts, gidx = sprob.start_grid()
+    gobj = sprob.evaluate(grid_pts, sprob.w, 0)
     chosen = _pick_starts(gobj, gidx, starts)
     # 2. polish the chosen starts together
-    theta, fval, gnorm, conv = _newton(prob, grid[chosen], w1)
+    theta, fval, gnorm, conv = _newton(sprob, grid_pts[chosen], sprob.w)
+    for stage in stages[1:]:  # the best few optima of a subsample, polished on more rows
+        keep = np.argsort(np.where(np.isfinite(fval), fval, np.inf), kind="stable")[:FULL_POLISH]
+        theta, fval, gnorm, conv = _newton(stage, theta[keep], stage.w)
     best = int(np.argmin(np.where(np.isfinite(fval), fval, np.inf)))
     fbest = fval[best]
     if not np.isfinite(fbest):
@@ -470,7 +603,9 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
     nat = prob.natural(th)[0]
     params = {p.name: float(nat[k]) for k, p in enumerate(prob.free)}
     params.update(prob.fixed)
-    params = {p.name: params[p.name] for p in form.params}
+    for kept, follower in tie.items():
+        params[follower] = params[kept]
+    params = {p.name: params[p.name] for p in base.params}
 
     # derived quantities
     C_budget = float(budget) if budget is not None else _default_budget(data)
@@ -484,6 +619,9 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
                                          C_budget, form)
         corr_from = "bootstrap draws (log scale for " + ", ".join(
             p.name for p in prob.free if p.log) + ")"
+        for kept, follower in tie.items():
+            if kept in ci:
+                ci[follower] = list(ci[kept])
         if boot_info["converged"] < 0.9 * boot_info["draws"]:
             warnings.append(f"only {boot_info['converged']} of {boot_info['draws']} bootstrap refits converged")
     else:
@@ -516,16 +654,19 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
                                 f"[{data[var].min():.3g}, {data[var].max():.3g}]: an extrapolation")
 
     result = {
-        "form": form.name,
-        "formula": form.formula,
+        "form": base.name,
+        "formula": base.formula,
         "objective": objective,
         "approach": 3,
         "params": params,
         "fixed": dict(prob.fixed),
+        "tied": {f: k for k, f in tie.items()},
+        "weighted": wrow is not None,
         "ci": ci,
         "n_points": n,
         "objective_value": float(fbest),
-        "starts": {"grid": int(len(grid)), "polished": int(len(chosen)), "reached_best": reached},
+        "starts": {"grid": int(len(grid_pts)), "polished": int(len(chosen)), "reached_best": reached,
+                   "grid_rows": int(sprob.n), "rows_per_stage": [int(st.n) for st in stages]},
         "converged": bool(conv[best]),
         "grad_norm": float(gnorm[best]),
         "derived": {"budget": C_budget, **derived} if derived else {},
@@ -535,7 +676,7 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
         "columns": mapping,
         "ranges": {v: [float(data[v].min()), float(data[v].max())] for v in form.variables},
         "warnings": warnings,
-        "data_hash": data_hash({k: data[k] for k in (*form.variables, form.target)}),
+        "data_hash": data_hash({k: data[k] for k in (*form.variables, form.target, "weight") if k in data}),
     }
     return _clean(result)
 
@@ -596,14 +737,14 @@ def _bootstrap(prob, th, groups, draws, seed, progress, derived_f, C_budget, for
         resampled = "models (all rows of a model together)"
     ng = int(groups.max()) + 1
     thetas, ok = [], []
-    chunk = 100
+    chunk = max(1, min(100, (CHUNK * 16) // n))  # draws refitted at once: bounded memory
     done = 0
     if progress:
         progress(0, draws)
     while done < draws:
         m = min(chunk, draws - done)
         counts = rng.multinomial(ng, np.full(ng, 1.0 / ng), size=m)  # (m, ng)
-        W = counts[:, groups].astype(float)
+        W = counts[:, groups] * prob.w
         t, f, gn, conv = _newton(prob, np.repeat(th[None, :], m, axis=0), W)
         thetas.append(t)
         ok.append(conv & np.isfinite(f))

@@ -13,7 +13,7 @@ here; start grids and bounds are generic search ranges.
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from . import formula as formula_lang
@@ -234,9 +234,67 @@ _add(Form(
 def get(name: str) -> Form:
     if isinstance(name, Form):
         return name
-    if name not in FORMS:
+    key = str(name).strip().lower().replace("-", "_")  # `--form isik-bleu` as typed on a CLI
+    if key not in FORMS:
         raise UnknownId("fit form", str(name), list(FORMS))
-    return FORMS[name]
+    return FORMS[key]
+
+
+def variant(form: Form, tie=None, bounds=None, starts=None) -> Form:
+    """The form with parameters tied ({kept: follower}: the follower is replaced by the kept
+    parameter everywhere, so the fit has one parameter fewer), bounds replaced ({name: (lo,
+    hi)}) and start grids replaced ({name: (v, ...)}). Returns `form` itself when all are empty."""
+    tie, bounds, starts = dict(tie or {}), dict(bounds or {}), dict(starts or {})
+    if not (tie or bounds or starts):
+        return form
+    names = set(form.names)
+    for what, given in (("tie", list(tie) + list(tie.values())), ("bounds", bounds), ("starts", starts)):
+        for name in given:
+            if name not in names:
+                raise KbError(f"{what}: form {form.name} has no parameter '{name}'; it has {', '.join(form.names)}")
+    followers = set(tie.values())
+    for kept, follower in tie.items():
+        if kept == follower or kept in followers:
+            raise KbError(f"tie {kept}={follower}: a parameter can be tied to another only once, not in a chain")
+    for name in list(bounds) + list(starts):
+        if name in followers:
+            raise KbError(f"'{name}' is tied to another parameter: set bounds and starts on that one")
+    params = []
+    for p in form.params:
+        if p.name in followers:
+            continue
+        lo, hi = bounds.get(p.name, (p.lo, p.hi))
+        lo, hi = float(lo), float(hi)
+        for kept, follower in tie.items():
+            if kept == p.name:  # the tied parameter must satisfy both parameters' bounds
+                q = form.param(follower)
+                if p.name not in bounds:
+                    lo, hi = max(lo, q.lo), min(hi, q.hi)
+                p = replace(p, linear=p.linear and q.linear)
+        if not lo < hi or (p.log and lo <= 0):
+            raise KbError(f"bounds of {p.name}: need lo < hi{' and lo > 0 (a scale parameter)' if p.log else ''}, "
+                          f"got {lo:g}:{hi:g}")
+        grid = tuple(float(v) for v in starts.get(p.name, p.start))
+        if p.name in starts and not all(lo <= v <= hi for v in grid):
+            raise KbError(f"starts of {p.name} must lie within its bounds [{lo:g}, {hi:g}]")
+        grid = tuple(v for v in grid if lo <= v <= hi)  # starts outside new bounds are dropped
+        params.append(replace(p, lo=lo, hi=hi, start=grid))
+    known = set(form.variables) | names
+    defs = {f: ("var", k) for k, f in tie.items()}
+
+    def sub(text, extra=()):
+        return to_text(substitute(parse_tree(text, known | set(extra)), defs)) if defs else text
+
+    where, seen = [], []
+    for w, text in form.where:
+        where.append((w, sub(text, seen)))
+        seen.append(w)
+    derived, seen = [], ["C"]
+    for d, text in form.derived:
+        derived.append((d, sub(text, seen)))
+        seen.append(d)
+    return replace(form, formula=sub(form.formula, [w for w, _ in form.where]), params=tuple(params),
+                   where=tuple(where), derived=tuple(derived))
 
 
 # ----------------------------------------------------------------------------- symbolic calculus
@@ -485,7 +543,7 @@ def _program(form: Form, free, order) -> Program:
                             trees.append((name, t))
                             dname[(dp_name, q)] = name
     steps, names = [], set(known)
-    for name, tree in trees:
+    for name, tree in _cse(trees):
         steps.append((name, formula_lang.parse(to_text(tree), names, extra_calls=HELPERS,
                                                what=f"form {form.name}, step {name}")))
         names.add(name)
@@ -496,6 +554,45 @@ def _program(form: Form, free, order) -> Program:
             for q in free[i:]:
                 d2[(p, q)] = dname.get((dname.get(("_F", p)), q))
     return Program(steps, "_F", d1, d2)
+
+
+def _cse(trees):
+    """Common subexpressions of the steps hoisted into steps of their own (`_c0`, `_c1`...):
+    derivatives repeat N**alpha and log(N) many times, and each is an array operation."""
+    counts = {}
+
+    def visit(e):
+        if e[0] in ("num", "var"):
+            return
+        counts[e] = counts.get(e, 0) + 1
+        if counts[e] == 1:  # children of a repeated subtree are counted once, inside it
+            for a in (e[2] if e[0] == "call" else e[1:]):
+                visit(a)
+
+    for _, tree in trees:
+        visit(tree)
+    named, out = {}, []
+
+    def rewrite(e, top=False):
+        if e[0] in ("num", "var"):
+            return e
+        if e in named:
+            return ("var", named[e])
+        if e[0] == "call":
+            r = ("call", e[1], tuple(rewrite(a) for a in e[2]))
+        else:
+            r = (e[0], *(rewrite(a) for a in e[1:]))
+        if counts.get(e, 0) > 1 and not top:
+            named[e] = f"_c{len(named)}"
+            out.append((named[e], r))
+            return ("var", named[e])
+        return r
+
+    for name, tree in trees:
+        r = rewrite(tree, top=True)
+        named.setdefault(tree, name)  # a later step that repeats a whole earlier step reuses it
+        out.append((name, r))
+    return out
 
 
 def compile_derived(form: Form):
