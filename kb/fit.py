@@ -41,6 +41,7 @@ COMPUTE_PER_PARAM_TOKEN = 6.0
 CHUNK = 1 << 17
 GRID_ROWS = 2_048  # above this many rows the start grid is ranked on a fixed subsample
 FULL_POLISH = 2  # subsample optima then polished on all rows
+STAGE_FTOL = 1e-9  # a subsample's optimum is only a start: no need to polish it to round-off
 
 APPROACH2_NOTE = (
     "Approach 2 (IsoFLOP parabolas) is biased: loss is not a parabola in log N, so each "
@@ -456,14 +457,14 @@ class _Problem:
 # ----------------------------------------------------------------------------- optimiser
 
 
-def _newton(prob, theta0, w, maxiter=300):
+def _newton(prob, theta0, w, maxiter=300, ftol=1e-14, lam0=1e-3):
     """Batched Levenberg-Marquardt on the exact Hessian with bounds (projected). Returns
     theta (B,p), objective (B,), projected gradient norm (B,), converged (B,)."""
     theta = np.clip(np.array(theta0, float), prob.lo, prob.hi)
     B, p = theta.shape
     w = np.broadcast_to(w, (B, prob.n)) if w.shape[0] == 1 else w
     f, g, H = prob.evaluate(theta, w, 2)
-    lam = np.full(B, 1e-3)
+    lam = np.full(B, float(lam0))
     done = ~np.isfinite(f)
     stalled = np.zeros(B, bool)
     for _ in range(maxiter):
@@ -490,7 +491,7 @@ def _newton(prob, theta0, w, maxiter=300):
             fo = f[acc].copy()
             f[acc], g[acc], H[acc] = prob.evaluate(theta[acc], w[acc], 2)
             lam[acc] = np.maximum(lam[acc] / 5.0, 1e-12)
-            small = (fo - f[acc]) <= 1e-14 * np.abs(fo) + 1e-300
+            small = (fo - f[acc]) <= ftol * np.abs(fo) + 1e-300
             stalled[acc] = small
         rej = act[~better]
         lam[rej] *= 8.0
@@ -579,7 +580,7 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
     if n > GRID_ROWS:  # nested subsamples, each 16x the last: each polish starts near its optimum
         perm = np.random.default_rng(0).permutation(n)
         size = GRID_ROWS
-        while size < n:
+        while size * 4 <= n:
             sub = np.sort(perm[:size])
             stages.insert(-1, _Problem(form, {k: v[sub] for k, v in data.items() if k in form.variables},
                                        y[sub], objective, fixed, None if wrow is None else wrow[sub]))
@@ -589,16 +590,26 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
     gobj = sprob.evaluate(grid_pts, sprob.w, 0)
     chosen = _pick_starts(gobj, gidx, starts)
     # 2. polish the chosen starts together
-    theta, fval, gnorm, conv = _newton(sprob, grid_pts[chosen], sprob.w)
+    theta, fval, gnorm, conv = _newton(sprob, grid_pts[chosen], sprob.w,
+                                       ftol=STAGE_FTOL if sprob is not prob else 1e-14)
+    reached = _reached(fval)
     for stage in stages[1:]:  # the best few optima of a subsample, polished on more rows
-        keep = np.argsort(np.where(np.isfinite(fval), fval, np.inf), kind="stable")[:FULL_POLISH]
-        theta, fval, gnorm, conv = _newton(stage, theta[keep], stage.w)
+        keep = []
+        for i in np.argsort(np.where(np.isfinite(fval), fval, np.inf), kind="stable"):
+            if all(np.abs(theta[i] - theta[j]).max() > 1e-6 for j in keep):  # same optimum: polish once
+                keep.append(i)
+            if len(keep) == FULL_POLISH:
+                break
+        # warm starts: little damping, or flat directions (the A/B valley) crawl
+        theta, fval, gnorm, conv = _newton(stage, theta[keep], stage.w, lam0=1e-9,
+                                           ftol=STAGE_FTOL if stage is not prob else 1e-14)
     best = int(np.argmin(np.where(np.isfinite(fval), fval, np.inf)))
     fbest = fval[best]
     if not np.isfinite(fbest):
         raise KbError(f"form {form.name} could not be fitted to {where}: the objective is not finite "
                       "anywhere on the start grid")
-    reached = int(np.sum(fval - fbest <= 1e-7 * abs(fbest) + 1e-14))
+    if len(stages) == 1:
+        reached = _reached(fval)
     th = theta[best]
     nat = prob.natural(th)[0]
     params = {p.name: float(nat[k]) for k, p in enumerate(prob.free)}
@@ -679,6 +690,12 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
         "data_hash": data_hash({k: data[k] for k in (*form.variables, form.target, "weight") if k in data}),
     }
     return _clean(result)
+
+
+def _reached(fval):
+    """How many polished starts reached the best objective (to 1e-7)."""
+    fbest = np.min(np.where(np.isfinite(fval), fval, np.inf))
+    return int(np.sum(fval - fbest <= 1e-7 * abs(fbest) + 1e-14))
 
 
 def _default_budget(data):
