@@ -550,6 +550,13 @@ def fit(
     column: Optional[List[str]] = typer.Option(None, "--column", metavar="ROLE=NAME", help="Map a form variable to a CSV column, e.g. N=params."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1)."),
+    weights: Optional[str] = typer.Option(None, "--weights", metavar="COL", help="Column of row weights (default: a 'weight' column when present)."),
+    fix: Optional[List[str]] = typer.Option(None, "--fix", metavar="NAME=V", help="Hold a parameter fixed, e.g. --fix alpha=0.34 (repeatable)."),
+    tie: Optional[List[str]] = typer.Option(None, "--tie", metavar="A=B", help="One parameter for two, e.g. --tie alpha=beta (Gadre et al.)."),
+    bounds: Optional[List[str]] = typer.Option(None, "--bounds", metavar="NAME=LO:HI", help="Search bounds, e.g. --bounds E=0.5:3 (repeatable)."),
+    starts: Optional[List[str]] = typer.Option(None, "--starts", metavar="K|NAME=LO:HI:COUNT", help="Grid points polished (e.g. 16), or a start grid for an exponent (alpha=0.1:1.2:12)."),
+    predict: Optional[List[str]] = typer.Option(None, "--predict", metavar="N=70B,D=1.4T", help="The fitted loss at these inputs, with its bootstrap interval."),
+    compare: Optional[str] = typer.Option(None, "--compare", metavar="LAW", help="Whether a published law's constants lie within the fit's intervals."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Fit a published law's form to your own training runs, with bootstrap confidence intervals."""
@@ -566,8 +573,16 @@ def fit(
         def progress(done, total):  # the fit reports cumulative draws; the bar wants increments
             bar.update(done - bar.pos)
 
+        options = fit_mod.parse_options(fix=fix, tie=tie, bounds=bounds, starts=starts, predict=predict)
+        if compare:
+            from .lookup import law as find_law
+
+            published = find_law(compare)
+            options["compare"] = {"law": published.id,
+                                  "constants": {c.symbol: c.value for c in published.constants}}
         result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
-                                 seed=seed, approach=approach, progress=progress if show_bar else None)
+                                 seed=seed, approach=approach, progress=progress if show_bar else None,
+                                 weights=weights, **options)
     if save:
         from .store import Store
 
@@ -584,6 +599,8 @@ def fit(
     for k, v in (result.get("derived") or {}).items():
         if not isinstance(v, (dict, list)):
             typer.echo(f"{k} = {g(v, 5)}")
+    for line in fit_mod.summary_lines(result):
+        typer.echo(line)
     if save:
         typer.echo(f"saved as {save}")
     warn(result.get("warnings") or [])

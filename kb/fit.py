@@ -23,6 +23,8 @@ numpy only at import; scipy is not needed.
 import csv
 import hashlib
 import math
+import sys
+import types
 import warnings as _warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +38,13 @@ from .errors import BadFile, KbError
 HUBER_DELTA = 1e-3
 ASYM_WEIGHT = 10.0  # asymmetric objective: over-predictions cost this much more (lower envelope)
 OBJECTIVES = ("huber-log", "mse", "asym")
+OBJECTIVE_NAMES = {
+    "huber-log": f"sum of Huber(delta={HUBER_DELTA:g}) of log residuals (Hoffmann et al.)",
+    "mse": "mean squared error of the loss",
+    "asym": f"sum of Huber(delta={HUBER_DELTA:g}) of log residuals, over-predictions weighted {ASYM_WEIGHT:g}x",
+}
+FLAT_RATIO = 1e-8  # eigenvalue / largest eigenvalue of the scaled Hessian below which a direction is flat
+HIGH_CORRELATION = 0.99
 COMPUTE_PER_PARAM_TOKEN = 6.0
 # elements (parameter vectors x rows) evaluated at once: bounds memory whatever the rows
 CHUNK = 1 << 17
@@ -530,9 +539,18 @@ def fit_csv(path, form, columns=None, **kwargs) -> dict:
     return result
 
 
+def fit_data(data, form="chinchilla", **options) -> dict:
+    """`kb.fit(data, form="chinchilla", ...)`: data is a CSV path, a mapping of column ->
+    values, a pandas DataFrame or a list of row dicts; options as for fit() (weights, fixed,
+    tie, bounds, grid, starts, bootstrap, seed, objective, columns, predict, ...)."""
+    if isinstance(data, (str, Path)):
+        return fit_csv(data, form, **options)
+    return fit(data, form, **options)
+
+
 def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, progress=None,
         columns=None, fixed=None, budget=None, starts=8, group="auto", isoflop_points=5,
-        where="data", weights=None, tie=None, bounds=None, grid=None) -> dict:
+        where="data", weights=None, tie=None, bounds=None, grid=None, predict=None, compare=None) -> dict:
     """Fit `form` (a name in kb.forms.FORMS or a Form) to rows (a {column: values} table or
     a list of dicts). Returns a JSON-able dict (see module docstring of kb.fit).
 
@@ -633,6 +651,12 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
         for kept, follower in tie.items():
             if kept in ci:
                 ci[follower] = list(ci[kept])
+        for name, c in boot_info["at_bound"].items():
+            p = form.param(name)
+            where_ = " and ".join(f"{c[side]} at its {side} bound {b:g}" for side, b in (("low", p.lo), ("high", p.hi))
+                                  if c[side])
+            warnings.append(f"{name}: {where_} of {boot_info['converged']} bootstrap draws; its interval "
+                            "is cut by the bound (widen it with --bounds, or the data do not determine it)")
         if boot_info["converged"] < 0.9 * boot_info["draws"]:
             warnings.append(f"only {boot_info['converged']} of {boot_info['draws']} bootstrap refits converged")
     else:
@@ -664,6 +688,17 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
                 warnings.append(f"{sym} at C = {C_budget:.3g} FLOP is {v:.3g}, outside the data's {var} range "
                                 f"[{data[var].min():.3g}, {data[var].max():.3g}]: an extrapolation")
 
+    diagnostics = _diagnostics(prob, th, w1, data, y, objective, corr)
+    warnings += diagnostics.pop("warnings")
+    prediction = None
+    if predict:
+        prediction = _predict(base, params, predict, (boot_info or {}).get("_draws"), tie, prob.fixed)
+    comparison = None
+    if compare:
+        comparison = _compare(compare, params, ci)
+    if boot_info:
+        boot_info.pop("_draws", None)
+
     result = {
         "form": base.name,
         "formula": base.formula,
@@ -676,6 +711,10 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
         "ci": ci,
         "n_points": n,
         "objective_value": float(fbest),
+        "objective_name": OBJECTIVE_NAMES[objective],
+        "diagnostics": diagnostics,
+        "prediction": prediction,
+        "comparison": comparison,
         "starts": {"grid": int(len(grid_pts)), "polished": int(len(chosen)), "reached_best": reached,
                    "grid_rows": int(sprob.n), "rows_per_stage": [int(st.n) for st in stages]},
         "converged": bool(conv[best]),
@@ -690,6 +729,92 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
         "data_hash": data_hash({k: data[k] for k in (*form.variables, form.target, "weight") if k in data}),
     }
     return _clean(result)
+
+
+def _diagnostics(prob, th, w, data, y, objective, corr):
+    """Residual summary, flat directions of the scaled Hessian, highly correlated pairs."""
+    env, _ = prob.env(th[None, :])
+    F = np.broadcast_to(prob.f(env), (1, prob.n))[0]
+    with np.errstate(all="ignore"):
+        r = np.log(F / y) if prob.uselog else F - y
+    kind = "log(predicted / observed)" if prob.uselog else "predicted - observed"
+    out = {"residuals": {"of": kind, "rms": float(np.sqrt(np.mean(r * r))), "median_abs": float(np.median(np.abs(r))),
+                         "max_abs": float(np.max(np.abs(r))), "mean": float(np.mean(r)),
+                         "share_above": float(np.mean(r > 0))},
+           "flat_directions": [], "high_correlations": [], "warnings": []}
+    if objective == "huber-log":
+        out["residuals"]["share_inside_huber"] = float(np.mean(np.abs(r) <= HUBER_DELTA))
+    # Hessian in the search scale, normalised to unit diagonal: eigenvalues near 0 relative
+    # to the largest are directions the objective barely changes along (weakly identified)
+    _, _, H = prob.evaluate(th[None, :], w, 2)
+    H = np.nan_to_num(H[0])
+    d = np.sqrt(np.abs(np.diag(H)))
+    d = np.where(d > 0, d, 1.0)
+    ev, V = np.linalg.eigh(H / np.outer(d, d))
+    top = max(float(np.abs(ev).max()), 1e-300)
+    for k in range(len(ev)):
+        ratio = float(ev[k] / top)
+        if ratio < FLAT_RATIO:
+            v = V[:, k] / np.abs(V[:, k]).max()
+            out["flat_directions"].append({"eigenvalue_ratio": ratio,
+                                           "direction": {n: float(v[i]) for i, n in enumerate(prob.names) if abs(v[i]) > 0.1}})
+    for fd in out["flat_directions"]:
+        out["warnings"].append(f"weakly identified: the objective is flat (eigenvalue ratio {fd['eigenvalue_ratio']:.1e}) "
+                               f"along a mix of {', '.join(fd['direction'])}")
+    names = list(corr)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            c = corr[a].get(b)
+            if c is not None and np.isfinite(c) and abs(c) >= HIGH_CORRELATION:
+                out["high_correlations"].append({"a": a, "b": b, "r": float(c)})
+                out["warnings"].append(f"{a} and {b} are correlated {c:+.3f}: not separately identified by these data")
+    return out
+
+
+def _predict(form, params, inputs, draws, tie, fixed):
+    """The form's value at `inputs` ({variable: value}); with bootstrap draws, the 2.5-97.5
+    percentile interval of the draws' values."""
+    unknown = [k for k in inputs if k not in form.variables]
+    missing = [v for v in form.variables if v not in inputs]
+    if unknown or missing:
+        raise KbError(f"--predict needs {', '.join(form.variables)} for form {form.name}"
+                      f"{'; unknown ' + ', '.join(unknown) if unknown else ''}")
+    f = form.compiled()
+    env = {**forms_mod.helper_env(), **{k: float(v) for k, v in inputs.items()}}
+    with np.errstate(all="ignore"):
+        value = float(f({**env, **params}))
+        out = {"inputs": dict(inputs), "value": value, "interval": None}
+        if draws:
+            denv = dict(env)
+            denv.update(fixed)
+            denv.update(draws)
+            for kept, follower in tie.items():
+                denv[follower] = denv[kept]
+            v = np.asarray(f(denv), float)
+            v = v[np.isfinite(v)]
+            if v.size:
+                out["interval"] = [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+                out["draws"] = int(v.size)
+    return out
+
+
+def _compare(compare, params, ci):
+    """Whether a published law's constants ({"law": id, "constants": {symbol: value}}) lie
+    within the fit's bootstrap intervals."""
+    rows = {}
+    for name, value in compare["constants"].items():
+        if name not in params or value is None or not math.isfinite(value):
+            continue
+        interval = ci.get(name)
+        inside = None if not interval or None in interval else bool(interval[0] <= value <= interval[1])
+        rows[name] = {"published": float(value), "fitted": params[name], "interval": interval, "inside": inside}
+    if not rows:
+        raise KbError(f"--compare {compare['law']}: it shares no constant with the fitted form "
+                      f"({', '.join(params)})")
+    verdicts = [r["inside"] for r in rows.values()]
+    return {"law": compare["law"], "constants": rows,
+            "all_inside": None if None in verdicts else all(verdicts),
+            "note": None if None not in verdicts else "no bootstrap intervals: run with --bootstrap N"}
 
 
 def _reached(fval):
@@ -792,7 +917,119 @@ def _bootstrap(prob, th, groups, draws, seed, progress, derived_f, C_budget, for
     se = {name: float(np.std(v, ddof=1)) if len(v) > 1 else None for name, v in samples.items()}
     info = {"draws": draws, "converged": int(good.sum()), "resampled": resampled, "seed": seed,
             "interval": "2.5-97.5 percentile", "se": se}
+    # draws held at a bound: the percentile interval is cut there, not a property of the data
+    span = prob.hi - prob.lo
+    at_bound = {}
+    for k, name in enumerate(prob.names):
+        lo_n = int(np.sum(Tg[:, k] <= prob.lo[k] + 1e-6 * span[k]))
+        hi_n = int(np.sum(Tg[:, k] >= prob.hi[k] - 1e-6 * span[k]))
+        if lo_n or hi_n:
+            at_bound[name] = {"low": lo_n, "high": hi_n}
+    info["at_bound"] = at_bound
+    info["_draws"] = samples  # natural-scale draws, for predictions (dropped from the result)
     return ci, info, corr
+
+
+def summary_lines(result: dict) -> "list[str]":
+    """Text lines for `kb fit` after the parameter table: objective, residuals, prediction,
+    comparison with a published law."""
+    def g(v, d=4):
+        return "-" if v is None else f"{v:.{d}g}"
+
+    out = []
+    if result.get("objective_value") is not None:
+        out.append(f"objective: {result.get('objective_name') or result.get('objective')} = "
+                   f"{result['objective_value']:.6g}")
+    res = (result.get("diagnostics") or {}).get("residuals")
+    if res:
+        out.append(f"residuals ({res['of']}): rms {g(res['rms'], 3)}, median |r| {g(res['median_abs'], 3)}, "
+                   f"max |r| {g(res['max_abs'], 3)}, mean {g(res['mean'], 2)}, {res['share_above']:.0%} above 0")
+    pred = result.get("prediction")
+    if pred:
+        at = ", ".join(f"{k}={v:.4g}" for k, v in pred["inputs"].items())
+        ci = pred.get("interval")
+        out.append(f"prediction at {at}: {pred['value']:.5g}"
+                   + (f" (95% bootstrap interval {ci[0]:.5g} .. {ci[1]:.5g})" if ci else " (no interval: use --bootstrap N)"))
+    comp = result.get("comparison")
+    if comp:
+        for name, row in comp["constants"].items():
+            ci = row["interval"]
+            verdict = {True: "inside", False: "OUTSIDE", None: "no interval"}[row["inside"]]
+            out.append(f"{comp['law']} {name} = {row['published']:.5g}: {verdict}"
+                       + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci and None not in ci else ""))
+        if comp.get("all_inside") is not None:
+            out.append(f"{comp['law']}: {'every constant lies' if comp['all_inside'] else 'not every constant lies'} "
+                       "within the fit's 95% intervals")
+    return out
+
+
+# ----------------------------------------------------------------------------- options as typed
+
+
+def _pairs(items, what, example):
+    out = {}
+    for item in items or []:
+        for part in str(item).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise KbError(f"{what} takes NAME=VALUE, e.g. {example}; got '{part}'")
+            k, v = (x.strip() for x in part.split("=", 1))
+            if not k or not v:
+                raise KbError(f"{what} takes NAME=VALUE, e.g. {example}; got '{part}'")
+            if k in out:
+                raise KbError(f"{what}: '{k}' given twice")
+            out[k] = v
+    return out
+
+
+def _number(text, what):
+    return units.parse_number(text, what)[0]
+
+
+def parse_options(fix=(), tie=(), bounds=(), starts=(), predict=()) -> dict:
+    """Keyword arguments of fit() from CLI-style strings: fix ['alpha=0.34'], tie
+    ['alpha=beta'], bounds ['E=0.5:3'], starts ['16'] (grid points polished) or
+    ['alpha=0.1:1.2:12'] / ['alpha=0.2,0.3'] (a start grid), predict ['N=70B,D=1.4T']."""
+    out = {}
+    if fix:
+        out["fixed"] = {k: _number(v, f"--fix {k}") for k, v in _pairs(fix, "--fix", "alpha=0.34").items()}
+    if tie:
+        out["tie"] = _pairs(tie, "--tie", "alpha=beta")
+    if bounds:
+        b = {}
+        for k, v in _pairs(bounds, "--bounds", "E=0.5:3").items():
+            lo, sep, hi = v.partition(":")
+            if not sep:
+                raise KbError(f"--bounds {k}: expected LO:HI, e.g. E=0.5:3; got '{v}'")
+            b[k] = (_number(lo, f"--bounds {k}"), _number(hi, f"--bounds {k}"))
+        out["bounds"] = b
+    grid = {}
+    for item in starts or []:
+        item = str(item).strip()
+        if "=" not in item:
+            try:
+                out["starts"] = int(item)
+            except ValueError:
+                raise KbError(f"--starts takes a count (e.g. 16) or NAME=LO:HI:COUNT / NAME=V1,V2; got '{item}'") from None
+            continue
+        k, v = (x.strip() for x in item.split("=", 1))
+        if v.count(":") == 2:
+            lo, hi, count = v.split(":")
+            try:
+                count = int(count)
+            except ValueError:
+                raise KbError(f"--starts {k}: COUNT must be an integer; got '{count}'") from None
+            if count < 1 or count > 1000:
+                raise KbError(f"--starts {k}: COUNT must be 1..1000")
+            grid[k] = tuple(np.linspace(_number(lo, f"--starts {k}"), _number(hi, f"--starts {k}"), count))
+        else:
+            grid[k] = tuple(_number(x, f"--starts {k}") for x in v.split(",") if x.strip())
+    if grid:
+        out["grid"] = grid
+    if predict:
+        out["predict"] = {k: _number(v, f"--predict {k}") for k, v in _pairs(predict, "--predict", "N=70B,D=1.4T").items()}
+    return out
 
 
 # ----------------------------------------------------------------------------- Approach 2
@@ -1015,3 +1252,15 @@ def to_law_document(result: dict, law_id: str, title: "str | None" = None) -> di
                    "notes": [f"Created by kb fit from {file}; data hash {result.get('data_hash')}."]},
         "law": [law],
     }
+
+
+class _CallableModule(types.ModuleType):
+    """`kb.fit` is this module (`from kb import fit` keeps working) and also the API call
+    `kb.fit(data, form=...)`: importing the submodule rebinds the package attribute to the
+    module, so the module itself must be callable."""
+
+    def __call__(self, data, form="chinchilla", **options):
+        return fit_data(data, form, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
