@@ -231,6 +231,124 @@ _add(Form(
 ))
 
 
+_SCALE = (1e5, 1e7, 1e9, 1e11, 1e13, 1e15, 1e17, 1e19, 1e21)
+
+_add(Form(
+    name="broken_power",
+    title="Broken neural scaling law, one break (Caballero et al.)",
+    formula="E + B * X**(-c0) * (1 + (X / d1)**(1 / f1))**(-c1 * f1)",
+    latex=r"L(X) = E + B X^{-c_0} \left(1 + \left(\frac{X}{d_1}\right)^{1/f_1}\right)^{-c_1 f_1}",
+    variables=("X",),
+    params=(
+        Param("E", 1e-6, 100.0, log=True, linear=True),
+        Param("B", 1e-8, 1e30, log=True, linear=True),
+        Param("c0", 0.0, 3.0, start=(0.0, 0.05, 0.1, 0.2, 0.4, 0.8)),
+        Param("c1", -1.0, 3.0, start=(0.05, 0.1, 0.2, 0.4, 0.8)),
+        Param("d1", 1.0, 1e25, log=True, start=_SCALE),
+        Param("f1", 1e-2, 10.0, log=True, start=(0.1, 0.5, 2.0)),
+    ),
+    source="caballero2022",
+    note="Slope c0 before the break at X = d1, c0 + c1 after it; f1 is the sharpness of the break. "
+         "More breaks: write the product out in a law file.",
+))
+
+_add(Form(
+    name="multiplicative",
+    title="Multiplicative power law in N and D",
+    formula="A / (N**alpha * D**beta)",
+    latex=r"L(N, D) = \frac{A}{N^{\alpha} D^{\beta}}",
+    variables=("N", "D"),
+    params=(
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 0.0, 3.0, start=_EXP_FINE),
+        Param("beta", 0.0, 3.0, start=_EXP_FINE),
+    ),
+    note="No irreducible term and no interaction beyond the product: log L is linear in log N and log D.",
+))
+
+_add(Form(
+    name="multiplicative_offset",
+    title="Multiplicative power law in N and D with an irreducible term",
+    formula="E + A / (N**alpha * D**beta)",
+    latex=r"L(N, D) = E + \frac{A}{N^{\alpha} D^{\beta}}",
+    variables=("N", "D"),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 0.0, 3.0, start=_EXP_FINE),
+        Param("beta", 0.0, 3.0, start=_EXP_FINE),
+    ),
+))
+
+_add(Form(
+    name="shifted_power",
+    title="Shifted power law",
+    formula="E + A / (X + X_0)**alpha",
+    latex=r"L(X) = E + \frac{A}{(X + X_0)^{\alpha}}",
+    variables=("X",),
+    params=(
+        Param("E", 1e-6, 100.0, log=True, linear=True),
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("X_0", 1e-6, 1e25, log=True, start=_SCALE),
+        Param("alpha", 1e-4, 5.0, start=_EXP),
+    ),
+    note="X_0 is where the curve bends from flat to a power law (e.g. an effective data offset).",
+))
+
+_add(Form(
+    name="kaplan_n",
+    title="Kaplan L(N): loss against parameters, data and compute not limiting",
+    formula="(N_c / N)**alpha_N",
+    latex=r"L(N) = \left(\frac{N_c}{N}\right)^{\alpha_N}",
+    variables=("N",),
+    params=(
+        Param("N_c", 1e3, 1e30, log=True, start=_SCALE[2:] + (1e23, 1e25)),
+        Param("alpha_N", 1e-3, 2.0, start=_EXP),
+    ),
+    source="kaplan2020",
+))
+
+_add(Form(
+    name="kaplan_c",
+    title="Kaplan L(C): loss against training compute (C in FLOP here, not PF-days)",
+    formula="(C_c / C)**alpha_C",
+    latex=r"L(C) = \left(\frac{C_c}{C}\right)^{\alpha_C}",
+    variables=("C",),
+    params=(
+        Param("C_c", 1e10, 1e40, log=True, start=(1e15, 1e18, 1e21, 1e24, 1e27, 1e30, 1e33)),
+        Param("alpha_C", 1e-3, 2.0, start=_EXP),
+    ),
+    source="kaplan2020",
+    note="C = 6ND is derived when the file has N and D but no compute column.",
+))
+
+_add(Form(
+    name="compute_offset",
+    title="Loss against training compute with an irreducible term",
+    formula="E + A / C**alpha",
+    latex=r"L(C) = E + \frac{A}{C^{\alpha}}",
+    variables=("C",),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e40, log=True, linear=True),
+        Param("alpha", 1e-4, 3.0, start=_EXP_FINE),
+    ),
+))
+
+_add(Form(
+    name="params_offset",
+    title="Loss against parameters with an irreducible term",
+    formula="E + A / N**alpha",
+    latex=r"L(N) = E + \frac{A}{N^{\alpha}}",
+    variables=("N",),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e30, log=True, linear=True, unit="nats/token * params^alpha"),
+        Param("alpha", 1e-4, 3.0, start=_EXP_FINE),
+    ),
+))
+
+
 def get(name: str) -> Form:
     if isinstance(name, Form):
         return name

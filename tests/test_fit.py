@@ -317,6 +317,14 @@ def test_symbolic_derivatives_match_finite_differences():
     ("muennighoff", {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35,
                      "R_N_star": 5.3, "R_D_star": 15.4},
      {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35}),
+    ("broken_power", {"E": 1.2, "B": 40.0, "c0": 0.05, "c1": 0.3, "d1": 3e8, "f1": 0.5}, None),
+    ("multiplicative", {"A": 80.0, "alpha": 0.07, "beta": 0.09}, None),
+    ("multiplicative_offset", {"E": 1.6, "A": 3e4, "alpha": 0.2, "beta": 0.25}, None),
+    ("shifted_power", {"E": 1.5, "A": 300.0, "X_0": 2e8, "alpha": 0.4}, None),
+    ("kaplan_n", {"N_c": 8.8e13, "alpha_N": 0.076}, None),
+    ("kaplan_c", {"C_c": 2.0e27, "alpha_C": 0.05}, None),
+    ("compute_offset", {"E": 1.7, "A": 2e3, "alpha": 0.15}, None),
+    ("params_offset", {"E": 1.7, "A": 400.0, "alpha": 0.34}, None),
 ])
 def test_every_form_recovers_its_own_parameters(name, truth, fixed):
     """Noise-free data generated from each form: the fit returns the generating values."""
@@ -326,6 +334,7 @@ def test_every_form_recovers_its_own_parameters(name, truth, fixed):
     env = {"N": 10 ** rng.uniform(7, 10, n), "D": 10 ** rng.uniform(9, 12, n)}
     env["U_D"] = env["D"] / rng.uniform(1, 40, n)
     env["X"] = env["N"]
+    env["C"] = 6 * env["N"] * env["D"]
     env.update(truth)
     env.update(forms.helper_env())
     y = form.compiled()(env)
