@@ -535,3 +535,58 @@ def test_many_rows_same_answer_as_all_rows_at_once():
     assert staged["objective_value"] <= whole["objective_value"] * (1 + 1e-10)
     for k, v in whole["params"].items():
         assert staged["params"][k] == pytest.approx(v, rel=1e-4)
+
+
+@pytest.mark.skipif(not GADRE.exists(), reason="shared/data is not next to the checkout")
+def test_cli_fit_options_gadre(kb, tmp_path):
+    t = gadre_c4_table1()
+    path = tmp_path / "gadre_c4.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["params", "tokens", "loss"])
+        w.writerows(zip(t["N"], t["D"], t["loss"]))
+    r = kb("fit", path, "--objective", "mse", "--tie", "alpha=beta", "--json")
+    assert r.code == 0, r.err
+    res = r.json()
+    assert round(res["params"]["alpha"] / 2, 3) == 0.121 and res["params"]["beta"] == res["params"]["alpha"]
+    r = kb("fit", path, "--objective", "mse", "--fix", "alpha=0.24", "--tie", "alpha=beta",
+           "--bounds", "E=0.5:3", "--starts", "4", "--predict", "N=1.4B,D=28B")
+    assert r.code == 0, r.err
+    assert "prediction at N=1.4e+09, D=2.8e+10:" in r.out and "objective: mean squared error" in r.out
+    assert "residuals (predicted - observed)" in r.out
+    for args, msg in [(["--fix", "alpha"], "--fix takes NAME=VALUE"),
+                      (["--tie", "alpha=zeta"], "no parameter 'zeta'"),
+                      (["--bounds", "E=3:1"], "lo < hi"),
+                      (["--starts", "lots"], "--starts takes a count"),
+                      (["--weights", "w"], "no column 'w'"),
+                      (["--predict", "Q=1"], "--predict needs N, D"),
+                      (["--compare", "nosuchlaw2020.x"], "nosuchlaw2020")]:
+        r = kb("fit", path, *args)
+        assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and msg in r.err, (args, r.err)
+
+
+def test_cli_isik_forms_on_users_points(kb, tmp_path):
+    """Isik et al. 2024 publish the forms, not the constants: fit your own (D_p, BLEU) points."""
+    f = forms.get("isik-bleu")
+    D = np.geomspace(1e8, 3e10, 12)
+    bleu = f.compiled()({"D": D, "A": 0.05, "alpha": 0.3, "beta": 1.5})
+    path = tmp_path / "bleu.csv"
+    path.write_text("D_p,BLEU\n" + "".join(f"{d:.6g},{b:.8g}\n" for d, b in zip(D, bleu)))
+    r = kb("fit", path, "--form", "isik-bleu", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["params"]["beta"] == pytest.approx(1.5, rel=1e-3)
+    ce = 0.9 + 50.0 / D**0.2
+    path.write_text("D_p,loss\n" + "".join(f"{d:.6g},{v:.10g}\n" for d, v in zip(D, ce)))
+    r = kb("fit", path, "--form", "isik-ce", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["params"]["alpha"] == pytest.approx(0.2, rel=1e-3)
+
+
+@needs_data
+def test_cli_compare_with_published_law(kb):
+    r = kb("fit", EPOCH, "--bootstrap", "60", "--compare", "hoffmann2022.approach3", "--json")
+    assert r.code == 0, r.err
+    comp = r.json()["comparison"]
+    assert comp["law"] == "hoffmann2022.approach3"
+    # Besiroglu et al.: Hoffmann's printed beta 0.28 is far outside the refit's interval
+    assert comp["constants"]["beta"]["inside"] is False and comp["all_inside"] is False
