@@ -343,6 +343,19 @@ class _Problem:
             return obj
         return obj, grad, H
 
+    def objective_of(self, F, w):
+        """The objective of predictions F (B, n) on all rows (order 0 of evaluate)."""
+        scale = 1.0 / w.sum(axis=1) if self.objective == "mse" else 1.0
+        with np.errstate(all="ignore"):
+            bad = ~np.isfinite(F).all(axis=1)
+            if self.uselog:
+                bad |= (F <= 0).any(axis=1)
+                r = np.log(np.where(F > 0, F, 1.0)) - self.logy
+            else:
+                r = F - self.y
+        r = np.where(np.isfinite(r), r, 0.0)
+        return np.where(bad, np.inf, (w * self._rho(r, 0)[0]).sum(axis=1) * scale)
+
     def _block(self, env, nat, sl, w, scale, order, B, p):
         env = {k: (v[:, sl] if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] == self.n else v)
                for k, v in env.items()}
@@ -429,6 +442,11 @@ class _Problem:
             G = np.zeros((M, K, K))
             rhs = np.zeros((M, K))
             zero = {p.name: 0.0 for p in lin}
+            cprog = self.form.program(tuple(p.name for p in lin), 1)
+            # small problems: keep the columns, and get each grid point's objective from them
+            # (F = phi0 + X c: no second evaluation of the form over the whole grid)
+            keep_blocks = M * self.n * (K + 1) <= 8 * CHUNK
+            blocks = []
             rows = min(self.n, CHUNK)
             gm = max(1, CHUNK // rows)
             for m0 in range(0, M, gm):
@@ -440,15 +458,23 @@ class _Problem:
                         env[p.name] = axes[j][idx[ms, j]][:, None]
                     y = self.y[:, rs]
                     shape = (ms.stop - ms.start, rs.stop - rs.start)
-                    phi0 = np.broadcast_to(self.f({**env, **zero}), shape)
-                    X = np.empty(shape + (K,))
-                    for k, p in enumerate(lin):
-                        X[:, :, k] = np.broadcast_to(self.f({**env, **zero, p.name: 1.0}), shape) - phi0
+                    # value and columns d F / d c in one run (the model is linear in them, so
+                    # the columns do not depend on c): shared powers are computed once
+                    out = cprog.run({**env, **zero})
+                    phi0 = np.broadcast_to(out[cprog.value], shape)
+                    X = [np.broadcast_to(out[cprog.d1[p.name]], shape) if cprog.d1[p.name] else np.zeros(shape)
+                         for p in lin]
+                    if keep_blocks:
+                        blocks.append((ms, phi0, X))
                     wt = (1.0 / y if self.uselog else np.ones_like(y)) * np.sqrt(self.w[:, rs])  # relative ~ log residuals
                     with np.errstate(all="ignore"):
-                        Xw = X * wt[:, :, None]
-                        G[ms] += np.matmul(Xw.transpose(0, 2, 1), Xw)
-                        rhs[ms] += np.matmul(((y - phi0) * wt)[:, None, :], Xw)[:, 0, :]
+                        Xw = [x * wt for x in X]  # K separate (m, n) arrays: contiguous row sums
+                        t = (y - phi0) * wt
+                        for k in range(K):
+                            rhs[ms, k] += np.einsum("mn,mn->m", Xw[k], t)
+                            for l in range(k, K):
+                                G[ms, k, l] += np.einsum("mn,mn->m", Xw[k], Xw[l])
+                                G[ms, l, k] = G[ms, k, l]
             with np.errstate(all="ignore"):
                 norms = np.sqrt(np.einsum("mkk->mk", G))  # (M,K) column scaling
                 norms = np.where(np.isfinite(norms) & (norms > 0), norms, 1.0)
@@ -460,13 +486,21 @@ class _Problem:
             for k, p in enumerate(lin):
                 nat[:, self.names.index(p.name)] = np.clip(np.nan_to_num(c[:, k], nan=p.lo), p.lo, p.hi)
         theta = np.where(self.islog, np.log(np.maximum(nat, 1e-300)), nat)
-        return np.clip(theta, self.lo, self.hi), idx
+        theta = np.clip(theta, self.lo, self.hi)
+        if not lin or not keep_blocks:
+            return theta, idx, self.evaluate(theta, self.w, 0)
+        cn = self.natural(theta)[:, [self.names.index(p.name) for p in lin]]
+        obj = np.empty(M)
+        for ms, phi0, X in blocks:
+            F = phi0 + sum(x * cn[ms, k:k + 1] for k, x in enumerate(X))
+            obj[ms] = self.objective_of(F, self.w)
+        return theta, idx, obj
 
 
 # ----------------------------------------------------------------------------- optimiser
 
 
-def _newton(prob, theta0, w, maxiter=300, ftol=1e-14, lam0=1e-3):
+def _newton(prob, theta0, w, maxiter=300, ftol=1e-14, lam0=1e-5):
     """Batched Levenberg-Marquardt on the exact Hessian with bounds (projected). Returns
     theta (B,p), objective (B,), projected gradient norm (B,), converged (B,)."""
     theta = np.clip(np.array(theta0, float), prob.lo, prob.hi)
@@ -487,9 +521,21 @@ def _newton(prob, theta0, w, maxiter=300, ftol=1e-14, lam0=1e-3):
         Ha[:, np.arange(p), np.arange(p)] += fixed
         Ha = np.nan_to_num(Ha)
         ev, V = np.linalg.eigh(Ha)
+        proj = np.einsum("bkj,bk->bj", V, pg)
+        # already converged (the convergence test of the end, see below): stop now instead
+        # of spending rejected trials until the damping gives up
+        with np.errstate(all="ignore"):
+            dec = np.where((ev > 0).all(axis=1), (proj * proj / np.where(ev > 0, ev, 1.0)).sum(axis=1), np.inf)
+        fin = (np.sqrt((pg * pg).sum(axis=1)) <= _gtol(f[act], prob)) | (dec <= 1e-11 * np.abs(f[act]) + 1e-300)
+        if fin.any():
+            done[act[fin]] = True
+            keep = ~fin
+            act, th, pg, ev, V, proj = act[keep], th[keep], pg[keep], ev[keep], V[keep], proj[keep]
+            if act.size == 0:
+                break
         scale = np.maximum(np.abs(ev).max(axis=1), 1e-300)
         shifted = np.abs(ev) + lam[act, None] * scale[:, None]
-        step = -np.einsum("bkj,bj->bk", V, np.einsum("bkj,bk->bj", V, pg) / shifted)
+        step = -np.einsum("bkj,bj->bk", V, proj / shifted)
         trial = np.clip(th + step, prob.lo, prob.hi)
         ft = prob.evaluate(trial, w[act], 0)
         better = ft < f[act]
@@ -604,8 +650,7 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
                                        y[sub], objective, fixed, None if wrow is None else wrow[sub]))
             size *= 16
     sprob = stages[0]
-    grid_pts, gidx = sprob.start_grid()
-    gobj = sprob.evaluate(grid_pts, sprob.w, 0)
+    grid_pts, gidx, gobj = sprob.start_grid()
     chosen = _pick_starts(gobj, gidx, starts)
     # 2. polish the chosen starts together
     theta, fval, gnorm, conv = _newton(sprob, grid_pts[chosen], sprob.w,
