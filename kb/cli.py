@@ -557,6 +557,7 @@ def fit(
     starts: Optional[List[str]] = typer.Option(None, "--starts", metavar="K|NAME=LO:HI:COUNT", help="Grid points polished (e.g. 16), or a start grid for an exponent (alpha=0.1:1.2:12)."),
     predict: Optional[List[str]] = typer.Option(None, "--predict", metavar="N=70B,D=1.4T", help="The fitted loss at these inputs, with its bootstrap interval."),
     compare: Optional[str] = typer.Option(None, "--compare", metavar="LAW", help="Whether a published law's constants lie within the fit's intervals."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write a report: data and fit on log axes, residuals, intervals, comparison."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Fit a published law's form to your own training runs, with bootstrap confidence intervals."""
@@ -583,6 +584,11 @@ def fit(
         result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
                                  seed=seed, approach=approach, progress=progress if show_bar else None,
                                  weights=weights, **options)
+    if html:
+        from . import fitreport
+
+        write_atomically(html, fitreport.document_for_file(result, path, columns or None, weights))
+        result["html"] = str(html)
     if save:
         from .store import Store
 

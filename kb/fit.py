@@ -740,7 +740,7 @@ def fit(rows, form, objective="huber-log", bootstrap=0, seed=0, approach=3, prog
         prediction = _predict(base, params, predict, (boot_info or {}).get("_draws"), tie, prob.fixed)
     comparison = None
     if compare:
-        comparison = _compare(compare, params, ci)
+        comparison = _compare(compare, params, ci, set(prob.fixed))
     if boot_info:
         boot_info.pop("_draws", None)
 
@@ -843,7 +843,7 @@ def _predict(form, params, inputs, draws, tie, fixed):
     return out
 
 
-def _compare(compare, params, ci):
+def _compare(compare, params, ci, fixed=()):
     """Whether a published law's constants ({"law": id, "constants": {symbol: value}}) lie
     within the fit's bootstrap intervals."""
     rows = {}
@@ -852,11 +852,12 @@ def _compare(compare, params, ci):
             continue
         interval = ci.get(name)
         inside = None if not interval or None in interval else bool(interval[0] <= value <= interval[1])
-        rows[name] = {"published": float(value), "fitted": params[name], "interval": interval, "inside": inside}
+        rows[name] = {"published": float(value), "fitted": params[name], "interval": interval, "inside": inside,
+                      "held_fixed": name in fixed}
     if not rows:
         raise KbError(f"--compare {compare['law']}: it shares no constant with the fitted form "
                       f"({', '.join(params)})")
-    verdicts = [r["inside"] for r in rows.values()]
+    verdicts = [r["inside"] for r in rows.values() if not r["held_fixed"]]
     return {"law": compare["law"], "constants": rows,
             "all_inside": None if None in verdicts else all(verdicts),
             "note": None if None not in verdicts else "no bootstrap intervals: run with --bootstrap N"}
@@ -999,7 +1000,8 @@ def summary_lines(result: dict) -> "list[str]":
     if comp:
         for name, row in comp["constants"].items():
             ci = row["interval"]
-            verdict = {True: "inside", False: "OUTSIDE", None: "no interval"}[row["inside"]]
+            verdict = ("held fixed in the fit" if row.get("held_fixed")
+                       else {True: "inside", False: "OUTSIDE", None: "no interval"}[row["inside"]])
             out.append(f"{comp['law']} {name} = {row['published']:.5g}: {verdict}"
                        + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci and None not in ci else ""))
         if comp.get("all_inside") is not None:
@@ -1116,12 +1118,19 @@ def _isoflop_minima(logN, loss, labels, C, k, skipped=None):
             continue
         x, yv = logN[use], loss[use]
         xm = x.mean()
+        if np.ptp(x) == 0:  # one size only (several configurations in one file): no parabola
+            continue
         with _warnings.catch_warnings():  # resampled budgets may repeat a run: still a fit
             _warnings.simplefilter("ignore")
-            c2, c1, c0 = np.polyfit(x - xm, yv, 2)
+            try:
+                c2, c1, c0 = np.polyfit(x - xm, yv, 2)
+            except np.linalg.LinAlgError:
+                continue
         if not c2 > 0:
             continue
         xv = -c1 / (2 * c2)
+        if not (np.isfinite(xv) and np.isfinite(c0)):  # degenerate sizes (e.g. one N twice): no vertex
+            continue
         minima.append({"C": float(np.exp(np.mean(np.log(C[sel])))), "logN": float(xv + xm),
                        "loss": float(c0 - c1 * c1 / (4 * c2)), "points": int(use.size),
                        "inside": bool(x.min() <= xv + xm <= x.max()), "n_budget": int(sel.size)})

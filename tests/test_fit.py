@@ -590,3 +590,25 @@ def test_cli_compare_with_published_law(kb):
     assert comp["law"] == "hoffmann2022.approach3"
     # Besiroglu et al.: Hoffmann's printed beta 0.28 is far outside the refit's interval
     assert comp["constants"]["beta"]["inside"] is False and comp["all_inside"] is False
+
+
+@needs_data
+def test_cli_html_report(kb, tmp_path):
+    out = tmp_path / "fit.html"
+    r = kb("fit", EPOCH, "--bootstrap", "40", "--predict", "N=70B,D=1.4T", "--compare", "hoffmann2022.approach3",
+           "--html", out, "--json")
+    assert r.code == 0, r.err
+    page = out.read_text()
+    # data and fit, observed/predicted against N and D, and observed against predicted
+    assert page.count("<svg") == 4 and "data (245 points)" in page
+    for text in ("Lack of fit", "Against hoffmann2022.approach3", "95% bootstrap interval", "Residuals (log(predicted / observed))"):
+        assert text in page, text
+    # each parameter with its interval; the published beta (0.28) is outside the refit's
+    assert "<strong>outside</strong>" in page
+    assert r.json()["html"] == str(out)
+    # bad target: exit 2, one line, nothing written
+    r = kb("fit", EPOCH, "--html", tmp_path / "no" / "such" / "dir.html")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()
+    r = kb("fit", EPOCH, "--approach", "2", "--html", tmp_path / "a2.html")
+    assert r.code == 2 and "Approach 3" in r.err and not (tmp_path / "a2.html").exists()
