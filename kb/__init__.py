@@ -24,6 +24,7 @@ def __getattr__(name):
         return importlib.import_module(".fit", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 def get(ident: str):
     """A law (by id, e.g. 'hoffmann2022.approach3') or a source (by bibkey), published or the user's."""
     from .lookup import resolve

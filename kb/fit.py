@@ -14,6 +14,13 @@ Method (Approach 3):
    present; otherwise each row is one model), and every draw is refitted from the full-data
    optimum, in batches.
 
+Rows may carry weights (a `weight` column, or weights=): the objective is the weighted sum.
+Memory is O(rows): objective, gradient, Hessian and the amplitudes' normal equations are
+sums over row blocks of CHUNK elements; above GRID_ROWS rows the grid ranks starts on a fixed
+subsample and the optimum is carried through nested subsamples (x16) to all rows, so 10^6
+rows cost a few full-data Newton steps. Ties, bounds and start grids make a variant of the
+form (kb.forms.variant), so the same machinery fits Gadre's alpha = beta.
+
 Approach 2: a parabola in log N through the points around each IsoFLOP minimum, then a
 power law through the minima. Known to be biased (see APPROACH2_NOTE).
 
@@ -1256,6 +1263,8 @@ def to_law_document(result: dict, law_id: str, title: "str | None" = None) -> di
     boot = result.get("bootstrap") or {}
     notes = [f"Objective: {result.get('objective')}; {result.get('n_points')} points; "
              f"objective value {result.get('objective_value')}; converged: {result.get('converged')}."]
+    if result.get("weighted"):
+        notes.append(f"Rows weighted by column '{result.get('columns', {}).get('weight')}'.")
     notes += [str(w) for w in result.get("warnings", [])]
     law = {"name": name, "title": title or f"Fit of {file}", "location": location,
            "tags": ["user-fit", result["form"]], "notes": notes}
@@ -1292,6 +1301,8 @@ def to_law_document(result: dict, law_id: str, title: "str | None" = None) -> di
             c["unit"] = units_of[pname]
         if pname in result.get("fixed", {}):
             c["note"] = "held fixed in the fit"
+        elif pname in result.get("tied", {}):
+            c["note"] = f"tied to {result['tied'][pname]} in the fit (one parameter for both)"
         ci = result.get("ci", {}).get(pname)
         if ci and None not in ci:
             c["interval"] = [_num_text(ci[0]), _num_text(ci[1])]

@@ -612,3 +612,16 @@ def test_cli_html_report(kb, tmp_path):
     assert not (tmp_path / "no").exists()
     r = kb("fit", EPOCH, "--approach", "2", "--html", tmp_path / "a2.html")
     assert r.code == 2 and "Approach 3" in r.err and not (tmp_path / "a2.html").exists()
+
+
+@pytest.mark.skipif(not GADRE.exists(), reason="shared/data is not next to the checkout")
+def test_tied_weighted_fit_saves_as_a_valid_law():
+    t = gadre_c4_table1()
+    t["weight"] = [1.0, 2.0, 1.0, 1.0, 1.0]
+    r = kbfit.fit(t, "chinchilla", objective="mse", tie={"alpha": "beta"}, bootstrap=20)
+    doc = kbfit.to_law_document(r, "gadrecheck2026.tied")
+    _, laws = load_document(doc, "fit", origin="user")
+    law = laws[0]
+    assert "tied to alpha" in law.constant("beta").note
+    assert law.constant("beta").value == pytest.approx(law.constant("alpha").value, rel=1e-5)
+    assert any("weighted" in n.text for n in law.notes)
