@@ -410,7 +410,8 @@ def test_table_md_csv_json_and_hostile_text(env):
     import io
 
     rows = list(csv.DictReader(io.StringIO(csv_text)))
-    assert [r["constant"] for r in rows] == ["E", "A", "B", "alpha", "beta"]  # the headline law, once
+    # the headline loss law (approach3), then the headline allocation (approach1: Table 2 exponents), each once
+    assert [r["constant"] for r in rows] == ["E", "A", "B", "alpha", "beta", "a", "b"]
     assert rows[0]["value"] == "1.69" and rows[0]["location"] == "App D.2 eq (10)"
     data = json.loads(run(env, "table", "kaplan2020.L_N", "--json").stdout)
     assert data["laws"][0]["constants"][0]["symbol"] == "alpha_N" and data["format"] == "latex"
