@@ -661,6 +661,14 @@ def fit(
     save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1); several fits of one bibkey live side by side."),
     replace: bool = typer.Option(False, "--replace", help="With --save: overwrite an earlier fit saved under the same ID."),
     budget: Optional[str] = typer.Option(None, "--budget", help="Compute (FLOPs) at which N_opt, D_opt, L_opt are reported (default: the largest 6ND among the runs)."),
+    weights: Optional[str] = typer.Option(None, "--weights", metavar="COL", help="Column of row weights (default: a 'weight' column when present)."),
+    fix: Optional[List[str]] = typer.Option(None, "--fix", metavar="NAME=V", help="Hold a parameter fixed, e.g. --fix alpha=0.34 (repeatable)."),
+    tie: Optional[List[str]] = typer.Option(None, "--tie", metavar="A=B", help="One parameter for two, e.g. --tie alpha=beta (Gadre et al.)."),
+    bounds: Optional[List[str]] = typer.Option(None, "--bounds", metavar="NAME=LO:HI", help="Search bounds, e.g. --bounds E=0.5:3 (repeatable)."),
+    starts: Optional[List[str]] = typer.Option(None, "--starts", metavar="K|NAME=LO:HI:COUNT", help="Grid points polished (e.g. 16), or a start grid for an exponent (alpha=0.1:1.2:12)."),
+    predict: Optional[List[str]] = typer.Option(None, "--predict", metavar="N=70B,D=1.4T", help="The fitted loss at these inputs, with its bootstrap interval."),
+    compare: Optional[str] = typer.Option(None, "--compare", metavar="LAW", help="Whether a published law's constants lie within the fit's intervals."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write a report: data and fit on log axes, residuals, intervals, comparison."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Fit a published law's form to your own training runs, with bootstrap confidence intervals."""
@@ -684,8 +692,21 @@ def fit(
             from .calc import parse_budgets
 
             extra["budget"] = float(parse_budgets([budget])[0])
+        extra.update(fit_mod.parse_options(fix=fix, tie=tie, bounds=bounds, starts=starts, predict=predict))
+        if compare:
+            from .lookup import law as find_law
+
+            published = find_law(compare)
+            extra["compare"] = {"law": published.id,
+                                "constants": {c.symbol: c.value for c in published.constants}}
         result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
-                                 seed=seed, approach=approach, progress=progress if show_bar else None, **extra)
+                                 seed=seed, approach=approach, progress=progress if show_bar else None,
+                                 weights=weights, **extra)
+    if html:
+        from . import fitreport
+
+        write_atomically(html, fitreport.document_for_file(result, path, columns or None, weights))
+        result["html"] = str(html)
     if save:
         from .store import Store
 
@@ -702,7 +723,7 @@ def fit(
     typer.echo(table(["parameter", "value", "CI low", "CI high"],
                      [[k, g(v, 5), g((ci.get(k) or [None, None])[0], 4), g((ci.get(k) or [None, None])[1], 4)]
                       for k, v in (result.get("params") or {}).items()]))
-    for line in fit_summary_lines(result, budget is not None):
+    for line in fit_summary_lines(result, budget is not None) + fit_mod.summary_lines(result):
         typer.echo(line)
     if save:
         typer.echo(f"saved as {save}")

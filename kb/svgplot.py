@@ -19,7 +19,8 @@ DASH = "6 4"
 
 def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, height: int = 380,
            points=()) -> str:
-    """series: [{"label", "x": [...], "y": [...], "solid": [bool per point] (optional)}].
+    """series: [{"label", "x": [...], "y": [...], "solid": [bool per point] (optional),
+    "line": False (points only), "markers": False (line only)}].
     points: single labelled markers drawn over the lines (real models against the laws):
     [{"label", "x", "y", "series": index of the series whose colour it takes, or None}]."""
     points = [p for p in points if _ok(p["x"]) and _ok(p["y"])]
@@ -66,8 +67,9 @@ def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, heigh
         color = PALETTE[i % len(PALETTE)]
         xy = [(x, y, ok) for x, y, ok in zip(s["x"], s["y"], s.get("solid") or [True] * len(s["x"]))
               if _ok(x) and _ok(y)]
-        # solid where both ends lie in the fitted range, dashed where the law extrapolates
-        for j in range(len(xy) - 1):
+        # solid where both ends lie in the fitted range, dashed where the law extrapolates;
+        # a series with line=False is a scatter of data, markers=False a smooth curve
+        for j in range(len(xy) - 1 if s.get("line", True) else 0):
             (x0, y0, s0), (x1, y1, s1) = xy[j], xy[j + 1]
             dashed = not (s0 and s1)
             dashed_any |= dashed
@@ -75,7 +77,8 @@ def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, heigh
             out.append(f'<line x1="{sx(x0):.1f}" y1="{sy(y0):.1f}" x2="{sx(x1):.1f}" y2="{sy(y1):.1f}" '
                        f'stroke="{color}" stroke-width="2.2"{dash}/>')
         for x, y, inside in xy:
-            out.append(_marker(MARKERS[i % len(MARKERS)], sx(x), sy(y), color, filled=inside))
+            if s.get("markers", True):
+                out.append(_marker(MARKERS[i % len(MARKERS)], sx(x), sy(y), color, filled=inside))
             screen.append((sx(x), sy(y)))
     for p in points:
         x, y = sx(p["x"]), sy(p["y"])
