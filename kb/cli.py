@@ -137,7 +137,6 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """List the laws in the store (published and your own)."""
-    from .lookup import full_catalog
     from .schema import KINDS
     from .store import Store
 
@@ -145,10 +144,7 @@ def list_(
         from .errors import UnknownId
 
         raise UnknownId("kind", kind, KINDS)
-    store = Store()
-    ids = store.query(kind=kind, tag=tag, source=source, year=year, verified=verified)
-    cat = full_catalog(store=store)
-    laws = [cat.laws[i] for i in ids]
+    laws = Store().summaries(kind=kind, tag=tag, source=source, year=year, verified=verified)
     if as_json:
         from .views import list_json
 
@@ -228,21 +224,18 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Find laws by text, symbol, quantity, kind, dataset or author."""
-    from .lookup import full_catalog
     from .store import Store
 
     if not text.strip():
         raise KbError("search needs some text")
-    store = Store()
-    ids = store.query(text_=text)
-    cat = full_catalog(store=store)
+    laws = Store().summaries(text_=text)
     if as_json:
-        return emit_json({"query": text, "count": len(ids),
-                          "laws": [{"id": i, "title": cat.laws[i].title, "kind": cat.laws[i].kind} for i in ids]})
-    if not ids:
+        return emit_json({"query": text, "count": len(laws),
+                          "laws": [{"id": law.id, "title": law.title, "kind": law.kind} for law in laws]})
+    if not laws:
         typer.echo(f"nothing matches '{text}'")
         return
-    typer.echo(table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids]))
+    typer.echo(table(["id", "kind", "title"], [[law.id, law.kind, law.title] for law in laws]))
 
 
 # ----------------------------------------------------------------------------- calculate

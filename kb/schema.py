@@ -17,8 +17,13 @@ SCHEMA_VERSION = 1
 KINDS = ("loss", "allocation", "downstream", "transfer", "rule", "hyperparameter", "qualitative")
 RELATION_KINDS = ("refits", "supersedes", "disputes", "reconciles", "extends", "reparametrises", "uses")
 CHECK_FUNCTIONS = ("law", "N_opt", "D_opt", "L_opt")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BIBKEY = re.compile(r"^[a-z][a-z0-9_-]*[0-9]{4}[a-z]?$")
+# used with fullmatch: `$` would also match before a trailing newline ("loss\n")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BIBKEY = re.compile(r"[a-z][a-z0-9_-]*[0-9]{4}[a-z]?")
+YEARS = (1900, 2999)  # a publication year; also keeps it inside every database's integer range
+# Characters no text field may hold: PostgreSQL refuses NUL in text, and the other C0 controls
+# (ANSI escapes, backspace...) would reach terminals and reports. Tab and newline are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,25 @@ class Law:
 
 
 @dataclass(frozen=True)
+class LawSummary:
+    """What `kb list` shows of a law: the store reads it from indexed columns, not documents."""
+
+    id: str
+    source: str
+    kind: str
+    title: str
+    symbol: str
+    verified: bool
+    origin: str
+    location: str
+
+    @classmethod
+    def of(cls, law: Law) -> "LawSummary":
+        return cls(law.id, law.source, law.kind, law.title, law.predicts.symbol, law.verified, law.origin,
+                   law.location)
+
+
+@dataclass(frozen=True)
 class Source:
     bibkey: str
     short: str
@@ -227,13 +251,13 @@ def _printed(value, where: str) -> str:
         number = Decimal(text)
     except InvalidOperation:
         raise BadFile(f"{where}: '{text}' is not a number") from None
-    if not number.is_finite():
-        raise BadFile(f"{where}: '{text}' is not a finite number")
+    if not number.is_finite() or not math.isfinite(float(number)):
+        raise BadFile(f"{where}: '{text}' is not a finite number (or is beyond the range of a float)")
     return text
 
 
 def _ident(name, where: str, reserved=(*formula_lang.FUNCTIONS, *CHECK_FUNCTIONS)) -> str:
-    if not isinstance(name, str) or not _IDENT.match(name):
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
         raise BadFile(f"{where}: '{name}' is not a valid name (letters, digits, _; not starting with a digit)")
     if name in reserved:
         raise BadFile(f"{where}: '{name}' is reserved for a function")
@@ -254,15 +278,18 @@ def _notes(items, where: str) -> "tuple[Note, ...]":
 
 def load_document(data: dict, where: str, origin: str = "published") -> "tuple[Source, list[Law]]":
     """Validate one law file (already parsed TOML, floats as Decimal). Raises BadFile."""
+    _check_tree(data, where)
     doc = _Doc(data, where)
     schema = doc.get("schema", required=True)
-    if schema != SCHEMA_VERSION:
+    if type(schema) is not int or schema != SCHEMA_VERSION:  # not 1.0 (a Decimal) nor true
         raise BadFile(f"{where}: schema {schema} is not supported (this kb reads schema {SCHEMA_VERSION})")
     src = doc.sub("source", required=True)
     bibkey = src.text("bibkey", required=True)
-    if not _BIBKEY.match(bibkey):
+    if not _BIBKEY.fullmatch(bibkey):
         raise BadFile(f"{where}: bibkey '{bibkey}' must be lowercase surname + year, like 'hoffmann2022'")
     year = src.get("year", required=True, kind=int)
+    if type(year) is not int or not YEARS[0] <= year <= YEARS[1]:  # bool is an int subclass
+        raise BadFile(f"{where}: source.year must be a year between {YEARS[0]} and {YEARS[1]}, not {year!r}")
     headline = src.sub("headline")
     loss_name = headline.text("loss")
     alloc = headline.get("allocation", {}, (str, dict))
@@ -277,17 +304,24 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
         relations.append(Relation(frm if "." in frm or frm == bibkey else f"{bibkey}.{frm}", kind,
                                   rd.text("to", required=True), rd.text("note")))
         rd.done()
-    authors = src.get("authors", [], list)
+    authors = _strings(src.get("authors", [], list), f"{where}.source.authors")
     source_conditions = src.sub("conditions")
     source_conditions.used.update(source_conditions.data)
     laws = []
     law_tables = doc.get("law", [], list)
-    by_name = {}
+    by_name, folded = {}, {}
     for i, table in enumerate(law_tables):
         name = table.get("name") if isinstance(table, dict) else None
         law = _load_law(table, f"{where}: law '{name or i}'", bibkey, source_conditions.data, by_name, origin)
         if law.name in by_name:
             raise BadFile(f"{where}: duplicate law id '{law.id}'")
+        # a law's page (laws/<id>.html), its JSON twin and its alias resolve by name; two
+        # names equal up to case would overwrite each other on a case-insensitive disk
+        for page_name in (law.name, *law.aliases):
+            other = folded.setdefault(page_name.casefold(), law.name)
+            if other != law.name:
+                raise BadFile(f"{where}: law name or alias '{page_name}' collides with law '{other}' "
+                              f"(names must differ in more than letter case)")
         by_name[law.name] = law
         laws.append(law)
 
@@ -407,6 +441,9 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
 
     conditions = dict(source_conditions)
     conditions.update(d.get("conditions", {}, dict))
+    for key, value in conditions.items():
+        if not isinstance(value, str):  # stored as text: only text reads back the same
+            raise BadFile(f"{where}: condition '{key}' must be a string, not {type(value).__name__}")
     checks = []
     for j, ct in enumerate(d.get("check", [], list)):
         kd = _Doc(ct, f"{where}.check[{j}]")
@@ -426,7 +463,7 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
                            extra_calls=CHECK_FUNCTIONS, what=f"{kd.where}.expr")
         checks.append(check)
 
-    tags = d.get("tags", [], list)
+    tags = _strings(d.get("tags", [], list), f"{where}.tags")
     law = Law(
         id=law_id, source=bibkey, name=name, title=d.text("title", name), kind=kind, predicts=predicts,
         formula=formula_text or "", latex=d.text("latex"), location=d.text("location", required=True),
@@ -441,9 +478,49 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
     return law
 
 
+def _strings(items: list, where: str) -> list:
+    for item in items:
+        if not isinstance(item, str):
+            raise BadFile(f"{where}: expected strings, got {type(item).__name__} {str(item)[:20]!r}")
+    return items
+
+
+def _check_tree(data, where: str) -> None:
+    """Every document, whatever its origin, before any field is read: nested no deeper than
+    formulas may be (the store keeps it as JSON, read back by every user), and no control
+    character in any key or string. Iterative, so a hostile depth cannot overflow the stack."""
+    strings, stack = [], [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        kind = type(node)
+        if kind is dict or kind is list:
+            if depth > formula_lang.MAX_DEPTH:
+                raise BadFile(f"{where}: nested deeper than {formula_lang.MAX_DEPTH} levels")
+            if kind is dict:
+                strings.extend(node)  # TOML and JSON keys are strings
+                node = node.values()
+            stack.extend((v, depth + 1) for v in node)
+        elif kind is str:
+            strings.append(node)
+        elif kind not in (int, bool, Decimal, float) and node is not None:
+            # TOML dates and times: no field takes one, and JSON would turn them into text
+            raise BadFile(f"{where}: {kind.__name__} values are not used in law files ({node!s:.30})")
+    if _CONTROL.search("\n".join(strings)):  # one C-speed scan; find the culprit only on a hit
+        bad = next(s for s in strings if _CONTROL.search(s))
+        raise BadFile(f"{where}: text {_shorten(bad)!r} contains the control character "
+                      f"{_CONTROL.search(bad).group()!r}")
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def parse_toml(text: str, where: str) -> dict:
     """TOML with floats as Decimal, so that printed digits survive."""
-    import tomllib
+    try:
+        import tomli as tomllib  # the same parser as the standard library's, compiled
+    except ImportError:
+        import tomllib
 
     try:
         return tomllib.loads(text, parse_float=Decimal)

@@ -10,20 +10,27 @@ transaction); users' laws (`kb add`, `kb fit --save`) live beside them and can n
 a published id.
 """
 
+import gc
 import json
 import os
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import catalog as catalog_mod
 from .errors import BadFile, KbError
-from .schema import SCHEMA_VERSION, Law, Source, load_document
+from .schema import SCHEMA_VERSION, Law, LawSummary, Source, load_document
 
 STORE_VERSION = 1  # bump with a migration in `_migrate` when the tables change
+BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for another one (KB_BUSY_TIMEOUT overrides)
+BUSY_RETRIES = 2  # then the whole transaction is tried again, this many times, before giving up
+CHUNK = 2_000  # laws per bulk INSERT: bounds memory for a file of 1e5 laws
 
 
 class Meta(SQLModel, table=True):
@@ -138,21 +145,53 @@ class Store:
             self.engine = create_engine(self.url)
         except Exception as exc:  # sqlalchemy's ArgumentError / missing driver
             raise KbError(f"cannot use database URL '{_redact(self.url)}': {exc}") from None
+        self._writing = False
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # Take the write lock when a transaction starts (BEGIN IMMEDIATE): two `kb add` or
-            # two first syncs then queue on busy_timeout instead of failing to upgrade a read lock.
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        try:
+            # A write transaction takes the write lock when it starts (BEGIN IMMEDIATE): two `kb
+            # add` or two first syncs then queue on busy_timeout instead of failing to upgrade a
+            # read lock. Reads begin deferred, so in WAL mode no writer ever blocks them.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if self._writing else "BEGIN"))
+        with self._errors("open"):
             with self._init_lock():
-                SQLModel.metadata.create_all(self.engine)
+                if not _has_tables(self.engine):
+                    with self._write():
+                        SQLModel.metadata.create_all(self.engine)
                 self._migrate()
                 self.sync()
+
+    @property
+    def where(self) -> str:
+        """The store as a user recognises it: the SQLite file, or the redacted URL."""
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            return self.engine.url.database.removeprefix("file:").split("?")[0]
+        return _redact(self.url)
+
+    @contextmanager
+    def _write(self):
+        """Transactions begun inside are write transactions (BEGIN IMMEDIATE on SQLite)."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+
+    @contextmanager
+    def _errors(self, doing: str):
+        """The one place database failures become a one-line KbError naming the store and what
+        to do. The transaction that failed has been rolled back, so the store is as it was."""
+        try:
+            yield
         except KbError:
             raise
-        except Exception as exc:
-            raise KbError(f"cannot open the store at '{_redact(self.url)}': {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        except IntegrityError:
+            raise  # add_document turns a lost race for a new source into "already in the store"
+        except (DBAPIError, OSError) as exc:
+            raise _explain(exc, self.where, doing) from None
+        except SQLAlchemyError as exc:  # not a driver error: a bad URL's argument, a missing driver
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise KbError(f"cannot {doing} the store at '{self.where}': {type(exc).__name__}: {first}") from None
 
     @contextmanager
     def _init_lock(self):
@@ -175,13 +214,14 @@ class Store:
     def _migrate(self):
         with Session(self.engine) as session:
             row = session.get(Meta, "store_version")
-            if row is None:
-                session.add(Meta(key="store_version", value=str(STORE_VERSION)))
-                session.commit()
-            elif int(row.value) > STORE_VERSION:
-                raise KbError(f"the store at '{_redact(self.url)}' was written by a newer scaling-kb "
-                              f"(store version {row.value}); upgrade kb")
-            # versions < STORE_VERSION would be migrated here, one step at a time
+        if row is None:
+            with self._write(), Session(self.engine) as session, session.begin():
+                if session.get(Meta, "store_version") is None:  # another process may have won
+                    session.add(Meta(key="store_version", value=str(STORE_VERSION)))
+        elif int(row.value) > STORE_VERSION:
+            raise KbError(f"the store at '{_redact(self.url)}' was written by a newer scaling-kb "
+                          f"(store version {row.value}); upgrade kb")
+        # versions < STORE_VERSION would be migrated here, one step at a time
 
     # -- published laws ---------------------------------------------------------------------
 
@@ -193,7 +233,7 @@ class Store:
             if row is not None and row.value == digest and not force:
                 return False
         published = catalog_mod.published()
-        with Session(self.engine) as session, session.begin():
+        with self._write(), Session(self.engine) as session, session.begin():
             if self.engine.dialect.name == "postgresql":  # one syncing writer at a time
                 session.exec(text("LOCK TABLE kb_meta IN EXCLUSIVE MODE"))
             row = session.get(Meta, "published_digest")
@@ -214,9 +254,10 @@ class Store:
     # -- user laws --------------------------------------------------------------------------
 
     def add_file(self, path: Path, replace: bool = False) -> "tuple[Source, list[Law]]":
-        data = catalog_mod.schema_document(path)
-        source, laws = load_document(data, Path(path).name, origin="user")
-        return self.add_document(data, str(path), source, laws, replace=replace)
+        with _bulk():
+            data = catalog_mod.schema_document(path)
+            source, laws = load_document(data, Path(path).name, origin="user")
+            return self.add_document(data, str(path), source, laws, replace=replace)
 
     def add_document(self, data: dict, where: str, source=None, laws=None, replace: bool = False):
         if source is None:
@@ -226,40 +267,81 @@ class Store:
             raise KbError(f"'{source.bibkey}' is a published source; a user law cannot replace it (choose another bibkey)")
         if not laws:
             raise BadFile(f"{where}: defines no [[law]]")
-        with Session(self.engine) as session, session.begin():
-            existing = session.get(SourceRow, source.bibkey)
-            if existing is not None:
-                if not replace:
-                    raise KbError(f"'{source.bibkey}' is already in the store; remove it first or use --replace")
-                _delete_source(session, source.bibkey)
-                session.flush()
-            _insert(session, source, laws, _to_json(data))
+        document = _to_json(data)
+        already = KbError(f"'{source.bibkey}' is already in the store; remove it first or use --replace")
+
+        def write():
+            with self._write(), Session(self.engine) as session, session.begin():
+                existing = session.get(SourceRow, source.bibkey)
+                if existing is not None:
+                    if not replace:
+                        raise already
+                    _delete_source(session, source.bibkey)
+                _insert(session, source, laws, document)
+
+        try:
+            self._retry(write, "add to")
+        except IntegrityError:  # PostgreSQL: a concurrent `kb add` of the same source committed first
+            raise already from None
         return source, laws
 
-    def remove(self, bibkey: str) -> None:
-        with Session(self.engine) as session, session.begin():
-            row = session.get(SourceRow, bibkey)
-            if row is None or row.origin != "user":
-                known = [r.bibkey for r in session.exec(select(SourceRow).where(SourceRow.origin == "user"))]
-                from .errors import UnknownId
+    def _retry(self, transaction, doing: str):
+        """Run a write transaction; when it waited past the busy timeout, run it again a few
+        times, then give up with one line (sqlite's 'database is locked' is not for users)."""
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                with self._errors(doing):
+                    return transaction()
+            except KbError as exc:
+                if not getattr(exc, "busy", False) or attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
-                raise UnknownId("user source", bibkey, known)
-            _delete_source(session, bibkey)
+    def remove(self, bibkey: str) -> None:
+        def write():
+            with self._write(), Session(self.engine) as session, session.begin():
+                row = session.get(SourceRow, bibkey)
+                if row is None or row.origin != "user":
+                    known = list(session.exec(select(SourceRow.bibkey).where(SourceRow.origin == "user")))
+                    from .errors import UnknownId
+
+                    raise UnknownId("user source", bibkey, known)
+                _delete_source(session, bibkey)
+
+        self._retry(write, "remove from")
 
     # -- reading ----------------------------------------------------------------------------
 
-    def user_catalog(self) -> "catalog_mod.Catalog":
+    def user_catalog(self, bibkeys: "list[str] | None" = None) -> "catalog_mod.Catalog":
+        """The users' sources (all, or those in `bibkeys`), read back through the validator. A
+        stored document the validator refuses (written by another or older kb, or edited in
+        the database) is skipped with a warning, so that one bad row breaks nobody's commands."""
         sources, laws = {}, {}
-        with Session(self.engine) as session:
-            for row in session.exec(select(SourceRow).where(SourceRow.origin == "user")):
-                source, file_laws = load_document(json.loads(row.document), f"store:{row.bibkey}", origin="user")
+        stmt = select(SourceRow.bibkey, SourceRow.document).where(SourceRow.origin == "user")
+        if bibkeys is not None:
+            stmt = stmt.where(SourceRow.bibkey.in_(bibkeys))
+        with self._errors("read"), _bulk(), Session(self.engine) as session:
+            for bibkey, document in session.exec(stmt):
+                try:
+                    source, file_laws = load_document(json.loads(document), f"store:{bibkey}", origin="user")
+                except (KbError, ValueError, RecursionError) as exc:
+                    print(f"kb: warning: skipping '{bibkey}' in the store: {exc}; re-add it with "
+                          f"`kb add --replace`", file=sys.stderr)
+                    continue
                 sources[source.bibkey] = source
                 laws.update((law.id, law) for law in file_laws)
         return catalog_mod.Catalog(sources, laws)
 
     def query(self, kind=None, tag=None, source=None, text_=None, year=None, verified=None) -> "list[str]":
         """Law ids matching every given filter, in catalog order."""
-        stmt = select(LawRow.id, LawRow.source, LawRow.position).join(SourceRow, SourceRow.bibkey == LawRow.source)
+        return [row.id for row in self.summaries(kind, tag, source, text_, year, verified)]
+
+    def summaries(self, kind=None, tag=None, source=None, text_=None, year=None,
+                  verified=None) -> "list[LawSummary]":
+        """What `kb list` shows of each matching law, in catalog order, from the indexed columns
+        alone: listing 1e5 laws must not parse and validate 1e5 documents."""
+        stmt = select(LawRow.id, LawRow.source, LawRow.kind, LawRow.title, LawRow.symbol, LawRow.verified,
+                      LawRow.origin, LawRow.location).join(SourceRow, SourceRow.bibkey == LawRow.source)
         if kind:
             stmt = stmt.where(LawRow.kind == kind)
         if tag:
@@ -272,12 +354,12 @@ class Store:
             stmt = stmt.where(LawRow.verified == verified)
         for word in (text_ or "").lower().split():
             stmt = stmt.where(LawRow.search_text.contains(word))
-        with Session(self.engine) as session:
+        with self._errors("read"), Session(self.engine) as session:
             rows = session.exec(stmt.order_by(LawRow.source, LawRow.position)).all()
-        return [r[0] for r in rows]
+        return [LawSummary(*r) for r in rows]
 
     def counts(self) -> dict:
-        with Session(self.engine) as session:
+        with self._errors("read"), Session(self.engine) as session:
             return {
                 "sources": len(session.exec(select(SourceRow.bibkey)).all()),
                 "laws": len(session.exec(select(LawRow.id)).all()),
@@ -290,8 +372,63 @@ def _sqlite_pragmas(dbapi_connection, _record):
     dbapi_connection.isolation_level = None  # transactions begin in the "begin" hook above
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")  # concurrent `kb add` waits instead of failing
+    timeout = int(os.environ.get("KB_BUSY_TIMEOUT", BUSY_TIMEOUT_MS))
+    cursor.execute(f"PRAGMA busy_timeout={timeout}")  # a concurrent writer waits instead of failing
+    # WAL: readers see the last commit while a writer works (a long `kb add --replace` blocks no
+    # `kb list`). The mode is stored in the file, so it is set once; a read-only store keeps its mode.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # read-only file or URL (mode=ro), or another process holds a lock
+            pass
     cursor.close()
+
+
+def _has_tables(engine) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(engine).has_table(Meta.__tablename__)
+
+
+# SQLite / PostgreSQL failures a user can act on: (words in the driver's message, what to say)
+_FAILURES = (
+    (("database is locked", "database is busy", "deadlock detected", "could not obtain lock"),
+     "the store is busy; try again (another kb is writing {where})"),
+    (("disk image is malformed", "file is not a database", "malformed database"),
+     "the store {where} is damaged ({detail}); restore it from a backup, or move it aside and run kb "
+     "again to start a new one (your own laws are then re-added with kb add)"),
+    (("readonly database", "read-only", "read only", "unable to open database file", "permission denied"),
+     "cannot {doing} the store {where}: it is read-only or cannot be opened ({detail}); use a writable "
+     "file (--db or KB_DATABASE_URL)"),
+    (("database or disk is full", "no space left", "disk full", "could not extend file"),
+     "cannot {doing} the store {where}: the disk is full ({detail}); free some space and try again "
+     "(nothing was changed)"),
+)
+
+
+def _explain(exc, where: str, doing: str) -> KbError:
+    original = getattr(exc, "orig", None) or exc
+    detail = (str(original).splitlines() or [type(original).__name__])[0].strip()
+    low = detail.lower()
+    for words, message in _FAILURES:
+        if any(w in low for w in words):
+            error = KbError(message.format(where=where, doing=doing, detail=detail))
+            error.busy = words is _FAILURES[0][0]
+            return error
+    return KbError(f"cannot {doing} the store {where}: {type(original).__name__}: {detail}")
+
+
+@contextmanager
+def _bulk():
+    """No cyclic garbage collection while a big document is parsed, validated and written: the
+    objects it creates hold no cycles, and each collection would walk all of them again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _redact(url: str) -> str:
@@ -313,7 +450,8 @@ def _source_document(source: Source) -> str:
 
 
 def _delete_source(session, bibkey: str):
-    law_ids = list(session.exec(select(LawRow.id).where(LawRow.source == bibkey)))
+    # a subquery, not a list of ids: a source of 1e5 laws would pass SQLite's bound-variable limit
+    law_ids = select(LawRow.id).where(LawRow.source == bibkey).scalar_subquery()
     for table in (VariableRow, ConstantRow, ConditionRow, CheckRow):
         session.exec(delete(table).where(table.law.in_(law_ids)))
     session.exec(delete(RelationRow).where(RelationRow.owner == bibkey))
@@ -322,36 +460,41 @@ def _delete_source(session, bibkey: str):
 
 
 def _insert(session, source: Source, laws, document: str):
-    session.add(SourceRow(bibkey=source.bibkey, short=source.short, title=source.title,
-                          authors="; ".join(source.authors), year=source.year, arxiv=source.arxiv,
-                          origin=source.origin, verified=source.verified, document=document))
-    session.flush()  # the source row must exist before laws reference it (foreign keys on)
-    for pos, law in enumerate(laws):
-        words = [law.id, law.title, law.kind, law.predicts.symbol, law.predicts.quantity, law.formula,
-                 law.location, source.short, source.title, " ".join(source.authors), str(source.year),
-                 " ".join(law.tags), " ".join(law.aliases)]
-        words += [f"{k} {v}" for k, v in law.conditions]
-        words += [f"{v.symbol} {v.meaning}" for v in law.variables] + [c.symbol for c in law.constants]
-        words += [n.text for n in law.notes + law.claims]
-        session.add(LawRow(id=law.id, source=source.bibkey, position=pos, name=law.name, title=law.title,
-                           kind=law.kind, symbol=law.predicts.symbol, quantity=law.predicts.quantity,
-                           unit=law.predicts.unit, formula=law.formula, latex=law.latex, location=law.location,
-                           verified=law.verified, tags=" ".join(law.tags), origin=source.origin,
-                           search_text=" ".join(words).lower()))
-    session.flush()
-    for law in laws:
-        for i, v in enumerate(law.variables):
-            session.add(VariableRow(law=law.id, position=i, symbol=v.symbol, meaning=v.meaning, unit=v.unit,
-                                    fitted_lo=v.fitted[0] if v.fitted else None,
-                                    fitted_hi=v.fitted[1] if v.fitted else None))
-        for i, c in enumerate(law.constants):
-            session.add(ConstantRow(law=law.id, position=i, symbol=c.symbol, value=c.printed,
-                                    uncertainty=c.uncertainty, unit=c.unit, location=c.location, verified=c.verified))
-        for i, (k, v) in enumerate(law.conditions):
-            session.add(ConditionRow(law=law.id, position=i, key=k, value=v))
-        for i, c in enumerate(law.checks):
-            session.add(CheckRow(law=law.id, position=i, label=c.label, location=c.location, expr=c.expr, expect=c.expect))
-    for r in source.relations:
-        session.add(RelationRow(owner=source.bibkey, subject=r.source, kind=r.kind, target=r.target, note=r.note))
-
-
+    """Core INSERTs of plain rows, CHUNK laws at a time (executemany in the open transaction): an
+    ORM object per row costs ~100x more, and a file of 1e5 laws has ~1e6 rows."""
+    conn = session.connection()
+    conn.execute(insert(SourceRow.__table__), [dict(
+        bibkey=source.bibkey, short=source.short, title=source.title, authors="; ".join(source.authors),
+        year=source.year, arxiv=source.arxiv, origin=source.origin, verified=source.verified, document=document)])
+    about = " ".join([source.short, source.title, " ".join(source.authors), str(source.year)])
+    for start in range(0, len(laws), CHUNK):
+        rows = {table: [] for table in (LawRow, VariableRow, ConstantRow, ConditionRow, CheckRow)}
+        for pos, law in enumerate(laws[start:start + CHUNK], start):
+            words = [law.id, law.title, law.kind, law.predicts.symbol, law.predicts.quantity, law.formula,
+                     law.location, about, " ".join(law.tags), " ".join(law.aliases)]
+            words += [f"{k} {v}" for k, v in law.conditions]
+            words += [f"{v.symbol} {v.meaning}" for v in law.variables] + [c.symbol for c in law.constants]
+            words += [n.text for n in law.notes + law.claims]
+            rows[LawRow].append(dict(
+                id=law.id, source=source.bibkey, position=pos, name=law.name, title=law.title, kind=law.kind,
+                symbol=law.predicts.symbol, quantity=law.predicts.quantity, unit=law.predicts.unit,
+                formula=law.formula, latex=law.latex, location=law.location, verified=law.verified,
+                tags=" ".join(law.tags), origin=source.origin, search_text=" ".join(words).lower()))
+            rows[VariableRow] += [dict(law=law.id, position=i, symbol=v.symbol, meaning=v.meaning, unit=v.unit,
+                                       fitted_lo=v.fitted[0] if v.fitted else None,
+                                       fitted_hi=v.fitted[1] if v.fitted else None)
+                                  for i, v in enumerate(law.variables)]
+            rows[ConstantRow] += [dict(law=law.id, position=i, symbol=c.symbol, value=c.printed,
+                                       uncertainty=c.uncertainty, unit=c.unit, location=c.location,
+                                       verified=c.verified) for i, c in enumerate(law.constants)]
+            rows[ConditionRow] += [dict(law=law.id, position=i, key=k, value=v)
+                                   for i, (k, v) in enumerate(law.conditions)]
+            rows[CheckRow] += [dict(law=law.id, position=i, label=c.label, location=c.location, expr=c.expr,
+                                    expect=c.expect) for i, c in enumerate(law.checks)]
+        for table, values in rows.items():  # laws first: the others reference them
+            if values:
+                conn.execute(insert(table.__table__), values)
+    relations = [dict(owner=source.bibkey, subject=r.source, kind=r.kind, target=r.target, note=r.note)
+                 for r in source.relations]
+    if relations:
+        conn.execute(insert(RelationRow.__table__), relations)

@@ -4,7 +4,7 @@ Every HTML page has a JSON twin built from the same view, so a report and a scri
 same data.
 """
 
-from .schema import Constant, Law, Source
+from .schema import Constant, Law, LawSummary, Source
 
 
 def constant_json(c: Constant) -> dict:
@@ -75,10 +75,11 @@ def show_json(target: "Law | Source", catalog) -> dict:
     return source_json(target, catalog.laws_of(target.bibkey), incoming_relations(catalog, target.bibkey))
 
 
-def list_json(laws: "list[Law]") -> dict:
+def list_json(laws: "list[LawSummary | Law]") -> dict:
     """What `kb list --json` prints (and the report index's JSON twin)."""
+    laws = [law if isinstance(law, LawSummary) else LawSummary.of(law) for law in laws]
     return {"count": len(laws), "sources": sorted({law.source for law in laws}),
-            "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
+            "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.symbol,
                       "verified": law.verified, "origin": law.origin, "location": law.location} for law in laws]}
 
 
