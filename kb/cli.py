@@ -137,14 +137,14 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """List the laws in the store (published and your own)."""
+    from .listing import summaries
     from .schema import KINDS
-    from .store import Store
 
     if kind and kind not in KINDS:
         from .errors import UnknownId
 
         raise UnknownId("kind", kind, KINDS)
-    laws = Store().summaries(kind=kind, tag=tag, source=source, year=year, verified=verified)
+    laws = summaries(kind=kind, tag=tag, source=source, year=year, verified=verified)
     if as_json:
         from .views import list_json
 
@@ -224,11 +224,11 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Find laws by text, symbol, quantity, kind, dataset or author."""
-    from .store import Store
+    from .listing import summaries
 
     if not text.strip():
         raise KbError("search needs some text")
-    laws = Store().summaries(text_=text)
+    laws = summaries(text_=text)
     if as_json:
         return emit_json({"query": text, "count": len(laws),
                           "laws": [{"id": law.id, "title": law.title, "kind": law.kind} for law in laws]})

@@ -25,9 +25,9 @@ from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import catalog as catalog_mod
 from .errors import BadFile, KbError
+from .listing import STORE_VERSION, database_url  # noqa: F401 (database_url is part of this module's API)
 from .schema import SCHEMA_VERSION, Law, LawSummary, Source, load_document
 
-STORE_VERSION = 1  # bump with a migration in `_migrate` when the tables change
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for another one (KB_BUSY_TIMEOUT overrides)
 BUSY_RETRIES = 2  # then the whole transaction is tried again, this many times, before giving up
 CHUNK = 2_000  # laws per bulk INSERT: bounds memory for a file of 1e5 laws
@@ -125,17 +125,6 @@ class RelationRow(SQLModel, table=True):
     kind: str
     target: str
     note: str = ""
-
-
-def database_url(explicit: "str | None" = None) -> str:
-    url = explicit or os.environ.get("KB_DATABASE_URL")
-    if url:
-        return url
-    import platformdirs
-
-    path = platformdirs.user_data_path("scaling-kb") / "kb.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
 
 
 class Store:
@@ -340,23 +329,12 @@ class Store:
                   verified=None) -> "list[LawSummary]":
         """What `kb list` shows of each matching law, in catalog order, from the indexed columns
         alone: listing 1e5 laws must not parse and validate 1e5 documents."""
-        stmt = select(LawRow.id, LawRow.source, LawRow.kind, LawRow.title, LawRow.symbol, LawRow.verified,
-                      LawRow.origin, LawRow.location).join(SourceRow, SourceRow.bibkey == LawRow.source)
-        if kind:
-            stmt = stmt.where(LawRow.kind == kind)
-        if tag:
-            stmt = stmt.where((" " + LawRow.tags + " ").contains(f" {tag} "))
-        if source:
-            stmt = stmt.where(LawRow.source == source)
-        if year:
-            stmt = stmt.where(SourceRow.year == int(year))
-        if verified is not None:
-            stmt = stmt.where(LawRow.verified == verified)
-        for word in (text_ or "").lower().split():
-            stmt = stmt.where(LawRow.search_text.contains(word))
-        with self._errors("read"), Session(self.engine) as session:
-            rows = session.exec(stmt.order_by(LawRow.source, LawRow.position)).all()
-        return [LawSummary(*r) for r in rows]
+        from .listing import rows, summary_sql
+
+        sql, params = summary_sql("?" if self.engine.dialect.paramstyle == "qmark" else "%s", kind=kind, tag=tag,
+                                  source=source, text_=text_, year=year, verified=verified)
+        with self._errors("read"), self.engine.connect() as conn:
+            return rows(conn.exec_driver_sql(sql, tuple(params)).all())
 
     def counts(self) -> dict:
         with self._errors("read"), Session(self.engine) as session:
