@@ -63,8 +63,11 @@ def read_file(path: Path, origin: str = "user") -> "tuple[Source, list[Law]]":
     return load_document(schema_document(path), Path(path).name, origin)
 
 
+MODELS_FILE = "models.toml"  # models whose paper is not a source here (kb/models.py reads it)
+
+
 def law_files() -> "list[Path]":
-    return sorted(resources.laws_dir().glob("*.toml"))
+    return sorted(p for p in resources.laws_dir().glob("*.toml") if p.name != MODELS_FILE)
 
 
 @lru_cache(maxsize=1)

@@ -245,6 +245,7 @@ def search(text: str = typer.Argument(..., help="Words to find (all must match):
 def eval_(
     ident: str = typer.Argument(..., metavar="LAW", help="Law id, e.g. hoffmann2022.approach3."),
     assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs, e.g. N=70B D=1.4T (comma lists evaluate a sweep)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Take N, D (and C) from a stored model, e.g. chinchilla (see kb models)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Evaluate a law at given inputs (warns outside the fitted range)."""
@@ -252,14 +253,65 @@ def eval_(
     from .lookup import law
 
     target = law(ident)
-    result = calc.evaluate(target, parse_assignments(assignments))
+    caveats = []
+    if model:
+        from . import models
+
+        result, data = models.evaluate_at(target, models.get_model(model), parse_assignments(assignments))
+        caveats = data["caveats"]
+    else:
+        result = calc.evaluate(target, parse_assignments(assignments))
+        data = result.as_json()
     if as_json:
-        return emit_json(result.as_json())
+        return emit_json(data)
     out = result.output
+    if model:
+        typer.echo(f"at {data['model']['display']}: " + ", ".join(f"{k} = {g(v)}" for k, v in data["inputs"].items()))
     typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
     for a in result.also:
         typer.echo(f"{a['symbol']} = {g(a['value'])} {a['unit']}")
+    for c in caveats:
+        typer.echo(f"caveat: {c}")
     warn(result.warnings)
+
+
+@app.command()
+def model(name: str = typer.Argument(..., metavar="NAME", help="A model name or alias: chinchilla, gpt-3, llama3-405b..."),
+          as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Show a trained model as stored: parameters, tokens, FLOPs, tokenizer, each with its location."""
+    from . import models
+
+    data = models.model_json(models.get_model(name))
+    if as_json:
+        return emit_json(data)
+    typer.echo(f"{data['name']}: {data['display']}  [source {data['source']}]"
+               + ("" if data["verified"] else "  (some figures unverified)"))
+    if data["aliases"]:
+        typer.echo(f"aliases: {', '.join(data['aliases'])}")
+    for quantity, f in data["figures"].items():
+        flag = "" if f["verified"] else " (unverified)"
+        typer.echo(f"  {quantity} = {g(f['value'])}  (printed {f['printed'] or '—'}) [{f['location']}]{flag}"
+                   + (f"; {f['note']}" if f["note"] else ""))
+    typer.echo(f"  tokens per parameter = {g(data['tokens_per_param'], 3)}")
+    for key in ("tokenizer", "dataset"):
+        if data[key]:
+            typer.echo(f"  {key}: {data[key]}")
+    for n in data["notes"]:
+        typer.echo(f"note: {n['text']}{' [' + n['location'] + ']' if n['location'] else ''}")
+
+
+@app.command("models")
+def models_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """List the stored models (by training compute), with parameters, tokens and FLOPs."""
+    from . import models
+
+    data = models.models_json()
+    if as_json:
+        return emit_json(data)
+    typer.echo(table(["name", "params", "tokens", "FLOPs", "source", "verified"],
+                     [[m["name"], g(m["params"], 4), g(m["tokens"], 3),
+                       g(m["flops"], 3) + (" (6ND)" if m["flops_derived"] else ""), m["source"],
+                       "yes" if m["verified"] else "partly"] for m in data["models"]]))
 
 
 @app.command()
@@ -350,13 +402,14 @@ def compare(
     md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown report to this file."),
     tex: Optional[Path] = typer.Option(None, "--tex", help="Write a LaTeX document (booktabs tables, \\citet keys of references.bib) to this file."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    models: Optional[str] = typer.Option(None, "--models", help="Place trained models on the plots, e.g. gpt3,chinchilla,llama3-405b (see kb models)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss at 1e19..1e26 FLOP."""
     from . import compare as compare_mod
 
     check_templates(templates)
-    result = compare_mod.compare_ids(idents)
+    result = compare_mod.compare_ids(idents, models=[models] if models else None)
     outputs = [(path, fmt) for path, fmt in ((html, "html"), (md, "md"), (tex, "tex")) if path is not None]
     for path, fmt in outputs:
         write_atomically(path, compare_mod.document(result, fmt, templates))
@@ -365,6 +418,17 @@ def compare(
     for path, _ in outputs:
         typer.echo(f"wrote {path}", err=True)
     print_comparison(result)
+
+
+def print_models_overlay(overlay: dict) -> None:
+    typer.echo("\nTrained models against the laws (loss = the law at the model's N and D):")
+    items = list(dict.fromkeys(r["item"] for r in overlay["losses"]))
+    rows = []
+    for m in overlay["models"]:
+        losses = {r["item"]: r["loss"] for r in overlay["losses"] if r["model"] == m["name"]}
+        rows.append([m["display"], g(m["params"], 3), g(m["tokens"], 3),
+                     g(m["flops"], 3) + (" (6ND)" if m["flops_derived"] else "")] + [g(losses.get(i)) for i in items])
+    typer.echo(table(["model", "N", "D", "C (FLOP)"] + [f"loss {i}" for i in items], rows))
 
 
 def check_templates(templates: Optional[Path]) -> None:
@@ -383,6 +447,8 @@ def print_comparison(result: dict) -> None:
     typer.echo("\nCaveats (not directly comparable):")
     for c in result["caveats"]:
         typer.echo(f" - {c}")
+    if result.get("models"):
+        print_models_overlay(result["models"])
     preds = [p for p in result["predictions"] if p["available"]]
     for p in result["predictions"]:
         if not p["available"]:

@@ -99,17 +99,26 @@ def compare(targets, catalog, budgets=DEFAULT_BUDGETS) -> dict:
     }
 
 
-def compare_ids(idents) -> dict:
-    """`kb compare ID ID ...`: the catalog the ids need (published only when it has them all)."""
+def compare_ids(idents, models=None) -> dict:
+    """`kb compare ID ID ... [--models a,b]`: the catalog the ids need (published only when it has
+    them all); with models, where each sits against each law (`result["models"]`)."""
     from .lookup import catalog_for, full_catalog, resolve
 
     idents = list(idents)
     if len(idents) < 2:
         raise KbError("compare needs at least two law ids or sources")
+    chosen = None
+    if models:
+        from . import models as models_mod
+
+        chosen = models_mod.get_models(models)  # unknown names fail before any work
     cat = catalog_for(idents[0])
     if not all(cat.has(i) for i in idents):
         cat = full_catalog()
-    return compare([resolve(i) for i in idents], cat)
+    result = compare([resolve(i) for i in idents], cat)
+    if chosen:
+        result["models"] = models_mod.compare_overlay(result, chosen, cat)
+    return result
 
 
 def _fitted_compute(alloc, item) -> "list[bool]":
@@ -143,13 +152,14 @@ def plots(result: dict) -> dict:
     from . import svgplot
 
     xlabel = "training compute C (FLOP)"
+    points = (result.get("models") or {}).get("points") or {}  # real models, from `--models`
     return {
         "plot_n": svgplot.loglog(plot_series(result, "N"), "Compute-optimal model size N_opt(C)", xlabel,
-                                 "N_opt (parameters)"),
+                                 "N_opt (parameters)", points=points.get("N", ())),
         "plot_d": svgplot.loglog(plot_series(result, "D"), "Compute-optimal training tokens D_opt(C)", xlabel,
-                                 "D_opt (tokens)"),
+                                 "D_opt (tokens)", points=points.get("D", ())),
         "plot_loss": svgplot.loglog(plot_series(result, "loss"), "Loss at the compute-optimal allocation", xlabel,
-                                    "loss (nats/token)"),
+                                    "loss (nats/token)", points=points.get("loss", ())),
     }
 
 

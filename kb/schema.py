@@ -205,6 +205,46 @@ class Source:
     inconsistencies: "tuple[Note, ...]" = ()
     relations: "tuple[Relation, ...]" = ()
     origin: str = "published"
+    models: "tuple[Model, ...]" = ()  # the [[model]] tables: models this paper introduced
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One printed figure of a model (its parameters, tokens or FLOPs) and where it is printed."""
+
+    quantity: str  # params, params_nonembedding, tokens, flops
+    value: str  # as a number string ("70e9"); the paper's own wording is in `printed`
+    location: str
+    printed: str = ""
+    verified: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A trained model as data, so that a law can be evaluated at it and a plot can place it."""
+
+    name: str
+    display: str
+    aliases: "tuple[str, ...]"
+    params: float
+    params_nonembedding: "float | None"
+    tokens: float
+    flops: "float | None"
+    flops_derived: bool  # True when flops = 6*N*D computed here, not printed
+    tokenizer: "str | None"
+    source: str  # bibkey of the paper that introduced the model
+    location: str  # where N / D / C are printed
+    dataset: str = ""
+    figures: "tuple[Figure, ...]" = ()
+    notes: "tuple[Note, ...]" = ()
+
+    @property
+    def verified(self) -> bool:
+        return all(f.verified for f in self.figures)
+
+    def figure(self, quantity: str) -> "Figure | None":
+        return next((f for f in self.figures if f.quantity == quantity), None)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -360,6 +400,7 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
         notes=_notes(src.get("notes", [], list), f"{where}.source.notes"),
         inconsistencies=_notes(src.get("inconsistencies", [], list), f"{where}.source.inconsistencies"),
         relations=tuple(relations), origin=origin,
+        models=load_models_tables(doc.get("model", [], list), where, bibkey),
     )
     src.used.add("conditions")
     src.done()
@@ -513,6 +554,70 @@ def _clean(text: str, where: str) -> str:
 
 def _shorten(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+MODEL_FIGURES = ("params", "params_nonembedding", "tokens", "flops")
+_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")  # fullmatch, like the ids
+
+
+def load_models_tables(tables, where: str, bibkey: "str | None" = None) -> "tuple[Model, ...]":
+    """Validate [[model]] tables: in a law file (source defaults to its bibkey) or in
+    laws/models.toml (each model names its source). Figures are strings as printed; FLOPs
+    not printed are derived as 6ND and flagged."""
+    out = []
+    for i, table in enumerate(tables):
+        name = table.get("name") if isinstance(table, dict) else None
+        md = _Doc(table, f"{where}: model '{name or i}'")
+        name = md.text("name", required=True)
+        if not _MODEL_NAME.fullmatch(name):
+            raise BadFile(f"{md.where}: name must be lower-case letters, digits, '.' and '-'")
+        source = md.text("source", bibkey or "", required=bibkey is None)
+        if not _BIBKEY.fullmatch(source):
+            raise BadFile(f"{md.where}: source '{source}' must be a bibkey like 'hoffmann2022'")
+        figures = {}
+        for quantity in MODEL_FIGURES:
+            if quantity not in md.data:
+                md.used.add(quantity)
+                continue
+            fd = md.sub(quantity)
+            value = _printed(fd.get("value", required=True), f"{fd.where}.value")
+            if not float(value) > 0:
+                raise BadFile(f"{fd.where}.value: must be positive")
+            location = fd.text("location", required=True)
+            if not location.strip():
+                raise BadFile(f"{fd.where}: location must say where the paper prints it")
+            figures[quantity] = Figure(quantity, value, location, fd.text("printed"), fd.get("verified", True, bool),
+                                       fd.text("note"))
+            fd.done()
+        for quantity in ("params", "tokens"):
+            if quantity not in figures:
+                raise BadFile(f"{md.where}: missing required field '{quantity}'")
+        params, tokens = float(figures["params"].value), float(figures["tokens"].value)
+        flops = figures.get("flops")
+        aliases = md.get("aliases", [], list)
+        if not all(isinstance(a, str) and _MODEL_NAME.fullmatch(a) for a in aliases):
+            raise BadFile(f"{md.where}: aliases must be lower-case names like 'gpt-3'")
+        location = md.text("location") or "; ".join(f"{q}: {f.location}" for q, f in figures.items())
+        nonemb = figures.get("params_nonembedding")
+        out.append(Model(
+            name=name, display=md.text("display", name), aliases=tuple(aliases), params=params,
+            params_nonembedding=float(nonemb.value) if nonemb else None, tokens=tokens,
+            flops=float(flops.value) if flops else 6.0 * params * tokens, flops_derived=flops is None,
+            tokenizer=md.text("tokenizer") or None, source=source, location=location, dataset=md.text("dataset"),
+            figures=tuple(figures.values()), notes=_notes(md.get("notes", [], list), f"{md.where}.notes")))
+        md.done()
+    return tuple(out)
+
+
+def load_models_document(data: dict, where: str) -> "tuple[Model, ...]":
+    """laws/models.toml: `schema` and [[model]] tables only, each naming its source."""
+    doc = _Doc(data, where)
+    schema = doc.get("schema", required=True)
+    if schema != SCHEMA_VERSION:
+        raise BadFile(f"{where}: schema {schema} is not supported (this kb reads schema {SCHEMA_VERSION})")
+    models = load_models_tables(doc.get("model", [], list), where)
+    doc.done()
+    return models
 
 
 def parse_toml(text: str, where: str) -> dict:

@@ -15,6 +15,10 @@ from kb.schema import load_document, parse_toml
 CATALOG = published()
 LAWS = sorted(CATALOG.laws)
 CHECKS = [(law.id, c.label) for law in CATALOG.laws.values() for c in law.checks if not c.inconsistent]
+# The literature's floors, in one place: issue 14's goals (>= 55 sources, >= 220 laws, >= 130 checks
+# passed by `kb check`, 0 failed). FINAL NUMBERS TO BE SET BY THE COORDINATOR after merging the new
+# sources of batches A and B (h14a, h14b); on a branch without them this test fails, by design.
+FLOORS = {"sources": 55, "laws": 220, "checks_passed": 130}
 
 
 def test_headline_ids_exist():
@@ -172,10 +176,11 @@ def test_validator_rejects_bad_documents(text, message):
 
 
 def test_catalog_coverage():
-    """Issue 4's floor for the literature: sources, laws, reproduced checks, relations."""
-    assert len(CATALOG.sources) >= 20
-    assert len(CATALOG.laws) >= 80
-    assert len(CHECKS) >= 60
+    """The floors for the literature (FLOORS above): sources, laws, reproduced checks, relations."""
+    summary = check.summary(check.run_all(list(CATALOG.laws.values())))
+    counts = {"sources": len(CATALOG.sources), "laws": len(CATALOG.laws), "checks_passed": summary["passed"]}
+    assert summary["failed"] == 0
+    assert all(counts[k] >= FLOORS[k] for k in FLOORS), f"below the floors {FLOORS}: {counts}"
     refit = [r for r in CATALOG.sources["besiroglu2024"].relations if r.kind == "refits"]
     assert refit and refit[0].target == "hoffmann2022.approach3"
     qualitative = {law.source for law in CATALOG.laws.values() if law.kind == "qualitative"}
