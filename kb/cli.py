@@ -137,15 +137,14 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """List the laws in the store (published and your own)."""
-    from .lookup import query
+    from .listing import summaries
     from .schema import KINDS
 
     if kind and kind not in KINDS:
         from .errors import UnknownId
 
         raise UnknownId("kind", kind, KINDS)
-    cat, ids = query(kind=kind, tag=tag, source=source, year=year, verified=verified)
-    laws = [cat.laws[i] for i in ids]
+    laws = summaries(kind=kind, tag=tag, source=source, year=year, verified=verified)
     if as_json:
         from .views import list_json
 
@@ -237,22 +236,22 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Find laws by text, symbol, quantity, kind, dataset or author."""
-    from .lookup import query
+    from . import catalog
+    from .listing import summaries
     from .query import rank
 
     if not text.strip():
         raise KbError("search needs some text")
-    cat, ids = query(text_=text)
-    ids = rank(ids, text, cat)
+    laws = rank(summaries(text_=text), text, catalog.published().sources)
     if as_json:
-        return emit_json({"query": text, "count": len(ids),
-                          "laws": [{"id": i, "title": cat.laws[i].title, "kind": cat.laws[i].kind} for i in ids]})
-    if not ids:
+        return emit_json({"query": text, "count": len(laws),
+                          "laws": [{"id": law.id, "title": law.title, "kind": law.kind} for law in laws]})
+    if not laws:
         typer.echo(f"nothing matches '{text}'")
         return
     from .terminal import fit_table
 
-    typer.echo(fit_table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids],
+    typer.echo(fit_table(["id", "kind", "title"], [[law.id, law.kind, law.title] for law in laws],
                          left=(0, 1, 2), shrink=(2, 0)))
 
 

@@ -13,6 +13,11 @@ import math
 from .errors import BadFormula
 
 MAX_LENGTH = 2000
+# The deepest nesting any checked structure may have: a formula's syntax tree here, and a whole
+# law document in schema.py. Every later reader (the recursive checker below, compile(), the
+# renderers, json.loads of a stored document) then stays far inside Python's recursion limit,
+# whatever stack depth it is called from.
+MAX_DEPTH = 64
 
 # name in formulas -> numpy attribute; `min`/`max` are the elementwise two-argument forms
 FUNCTIONS = {
@@ -56,20 +61,32 @@ def parse(text: str, allowed_names, extra_calls=(), what: str = "formula") -> Fo
         raise BadFormula(f"{what} must be a string, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise BadFormula(f"{what} is longer than {MAX_LENGTH} characters")
+    allowed_names = frozenset(allowed_names)
+    extra_calls = frozenset(extra_calls)
+    key = (text, allowed_names, extra_calls)
+    if key in _CHECKED:
+        return _CHECKED[key]
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         msg = getattr(exc, "msg", None) or type(exc).__name__
         raise BadFormula(f"{what} '{_short(text)}' is not a valid expression: {msg}") from None
-    allowed_names = set(allowed_names)
-    extra_calls = set(extra_calls)
     names, calls = set(), set()
     try:
         tree = _Checker(allowed_names, extra_calls, names, calls, what, text).visit(tree)
     except RecursionError:
         raise BadFormula(f"{what} '{_short(text)}' is nested too deeply") from None
     ast.fix_missing_locations(tree)
-    return Formula(text, compile(tree, "<formula>", "eval"), frozenset(names), frozenset(calls))
+    checked = Formula(text, compile(tree, "<formula>", "eval"), frozenset(names), frozenset(calls))
+    if len(_CHECKED) < 4096:
+        _CHECKED[key] = checked
+    return checked
+
+
+# Checked formulas by (text, allowed names, extra calls): a file of many fitted laws repeats a
+# few forms, and checking + compiling is most of what validating a law costs. A Formula is
+# immutable, so sharing one is safe; failures are not cached (their message names the place).
+_CHECKED: "dict[tuple, Formula]" = {}
 
 
 def _short(text: str) -> str:
@@ -84,6 +101,17 @@ class _Checker(ast.NodeTransformer):
     def __init__(self, allowed, extra_calls, names, calls, what, text):
         self.allowed, self.extra_calls, self.names, self.calls = allowed, extra_calls, names, calls
         self.what, self.text = what, text
+        self.depth = 0
+
+    def visit(self, node):
+        # the one nesting limit: refused here, long before Python's recursion limit
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(f"nested deeper than {MAX_DEPTH} levels")
+        try:
+            return super().visit(node)
+        finally:
+            self.depth -= 1
 
     def fail(self, why: str):
         raise BadFormula(f"{self.what} '{_short(self.text)}': {why}")

@@ -1,5 +1,5 @@
-"""Filtering and text search over laws, the same whether the store or the packaged catalog
-answers, and the ranking of search results (exact id / alias / author before substring)."""
+"""The text `kb search` matches (the store keeps it in a column) and the ranking of search
+results (exact id / alias / author before substring)."""
 
 import re
 
@@ -15,41 +15,28 @@ def search_text(law, source) -> str:
     return " ".join(words).lower()
 
 
-def filter_laws(catalog, kind=None, tag=None, source=None, text_=None, year=None, verified=None) -> "list[str]":
-    """What `Store.query` answers, computed on a catalog in memory (catalog order)."""
-    words = (text_ or "").lower().split()
-    out = []
-    for law in catalog.laws.values():
-        src = catalog.sources[law.source]
-        if ((kind and law.kind != kind) or (tag and tag not in law.tags) or (source and law.source != source)
-                or (year and src.year != int(year)) or (verified is not None and law.verified != verified)):
-            continue
-        if words:
-            text = search_text(law, src)
-            if not all(w in text for w in words):
-                continue
-        out.append(law.id)
-    return out
-
-
 def _surname(author: str) -> str:
     return author.replace(",", " ").split()[-1].lower() if author.split() else ""
 
 
-def rank(ids, text: str, catalog) -> "list[str]":
-    """Search hits best first: a word that is the law's id or name, its source's bibkey, short
-    name or alias; then one that is an author's surname or starts the bibkey; then the rest (a
-    substring somewhere in the text). Ties keep catalog order."""
+def rank(laws, text: str, sources) -> list:
+    """Search hits (law summaries, catalog order) best first: a word that is the law's id or
+    name, its source's bibkey, short name or alias; then one that is an author's surname or
+    starts the bibkey; then the rest (a substring somewhere in the text). Ties keep catalog
+    order. `sources` are the published sources; a user's source ranks by its ids alone."""
     words = [w for w in re.split(r"\s+", text.lower()) if w]
 
-    def score(ident):
-        law = catalog.laws[ident]
-        src = catalog.sources[law.source]
-        exact = {law.id.lower(), law.name.lower(), src.bibkey, src.short.lower(), *getattr(src, "aliases", ())}
+    def score(law):
+        name = law.id.split(".", 1)[-1]
+        exact = {law.id.lower(), name.lower(), law.source}
+        src = sources.get(law.source)
+        if src is not None:
+            exact |= {src.short.lower(), *getattr(src, "aliases", ())}
         if any(w in exact for w in words):
             return 0
-        if any(w in {_surname(a) for a in src.authors} or src.bibkey.startswith(w) for w in words):
+        surnames = {_surname(a) for a in src.authors} if src is not None else set()
+        if any(w in surnames or law.source.startswith(w) for w in words):
             return 1
         return 2
 
-    return sorted(ids, key=score)
+    return sorted(laws, key=score)

@@ -18,8 +18,13 @@ SCHEMA_VERSION = 1
 KINDS = ("loss", "allocation", "tabulated", "downstream", "transfer", "rule", "hyperparameter", "qualitative")
 RELATION_KINDS = ("refits", "supersedes", "disputes", "reconciles", "extends", "reparametrises", "uses")
 CHECK_FUNCTIONS = ("law", "N_opt", "D_opt", "L_opt")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BIBKEY = re.compile(r"^[a-z][a-z0-9_-]*[0-9]{4}[a-z]?$")
+# used with fullmatch: `$` would also match before a trailing newline ("loss\n")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BIBKEY = re.compile(r"[a-z][a-z0-9_-]*[0-9]{4}[a-z]?")
+YEARS = (1900, 2999)  # a publication year; also keeps it inside every database's integer range
+# Characters no text field may hold: PostgreSQL refuses NUL in text, and the other C0 controls
+# (ANSI escapes, backspace...) would reach terminals and reports. Tab and newline are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,26 @@ class Law:
 
 
 @dataclass(frozen=True)
+class LawSummary:
+    """What `kb list` shows of a law: the store reads it from indexed columns, not documents."""
+
+    id: str
+    source: str
+    kind: str
+    title: str
+    symbol: str
+    verified: bool
+    origin: str
+    location: str
+    tags: "tuple[str, ...]" = ()
+
+    @classmethod
+    def of(cls, law: Law) -> "LawSummary":
+        return cls(law.id, law.source, law.kind, law.title, law.predicts.symbol, law.verified, law.origin,
+                   law.location, tuple(law.tags))
+
+
+@dataclass(frozen=True)
 class Source:
     bibkey: str
     short: str
@@ -259,6 +284,9 @@ class Model:
 # ----------------------------------------------------------------------------- validation
 
 
+_ABSENT = object()
+
+
 class _Doc:
     """A view of one TOML table that knows where it is, for one-line error messages."""
 
@@ -280,15 +308,28 @@ class _Doc:
         return value
 
     def text(self, key, default="", required=False) -> str:
-        return self.get(key, default, str, required)
+        # get() inlined: a law reads ~40 text fields, and a file may hold 1e5 laws
+        self.used.add(key)
+        value = self.data.get(key, _ABSENT)
+        if value is _ABSENT:
+            if required:
+                raise BadFile(f"{self.where}: missing required field '{key}'")
+            return default
+        if type(value) is not str:
+            raise BadFile(f"{self.where}: field '{key}' must be str, not {type(value).__name__}")
+        if _CONTROL.search(value):
+            _clean(value, f"{self.where}.{key}")
+        return value
 
     def sub(self, key, required=False) -> "_Doc":
         return _Doc(self.get(key, {}, dict, required), f"{self.where}.{key}")
 
     def done(self):
+        if self.used.issuperset(self.data):
+            return
         extra = sorted(set(self.data) - self.used)
         if extra:
-            raise BadFile(f"{self.where}: unknown field '{extra[0]}'")
+            raise BadFile(f"{self.where}: unknown field {str(extra[0])[:40]!r}")
 
 
 def _printed(value, where: str) -> str:
@@ -300,13 +341,13 @@ def _printed(value, where: str) -> str:
         number = Decimal(text)
     except InvalidOperation:
         raise BadFile(f"{where}: '{text}' is not a number") from None
-    if not number.is_finite():
-        raise BadFile(f"{where}: '{text}' is not a finite number")
+    if not number.is_finite() or not math.isfinite(float(number)):
+        raise BadFile(f"{where}: '{text}' is not a finite number (or is beyond the range of a float)")
     return text
 
 
 def _ident(name, where: str, reserved=(*formula_lang.FUNCTIONS, *CHECK_FUNCTIONS)) -> str:
-    if not isinstance(name, str) or not _IDENT.match(name):
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
         raise BadFile(f"{where}: '{name}' is not a valid name (letters, digits, _; not starting with a digit)")
     if name in reserved:
         raise BadFile(f"{where}: '{name}' is reserved for a function")
@@ -317,7 +358,7 @@ def _notes(items, where: str) -> "tuple[Note, ...]":
     out = []
     for i, item in enumerate(items or ()):
         if isinstance(item, str):
-            out.append(Note(item))
+            out.append(Note(_clean(item, where)))
         else:
             d = _Doc(item, f"{where}[{i}]")
             out.append(Note(d.text("text", required=True), d.text("location")))
@@ -329,13 +370,15 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
     """Validate one law file (already parsed TOML, floats as Decimal). Raises BadFile."""
     doc = _Doc(data, where)
     schema = doc.get("schema", required=True)
-    if schema != SCHEMA_VERSION:
+    if type(schema) is not int or schema != SCHEMA_VERSION:  # not 1.0 (a Decimal) nor true
         raise BadFile(f"{where}: schema {schema} is not supported (this kb reads schema {SCHEMA_VERSION})")
     src = doc.sub("source", required=True)
     bibkey = src.text("bibkey", required=True)
-    if not _BIBKEY.match(bibkey):
+    if not _BIBKEY.fullmatch(bibkey):
         raise BadFile(f"{where}: bibkey '{bibkey}' must be lowercase surname + year, like 'hoffmann2022'")
     year = src.get("year", required=True, kind=int)
+    if type(year) is not int or not YEARS[0] <= year <= YEARS[1]:  # bool is an int subclass
+        raise BadFile(f"{where}: source.year must be a year between {YEARS[0]} and {YEARS[1]}, not {year!r}")
     headline = src.sub("headline")
     loss_name = headline.text("loss")
     alloc = headline.get("allocation", {}, (str, dict))
@@ -352,17 +395,24 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
         relations.append(Relation(frm if "." in frm or frm == bibkey else f"{bibkey}.{frm}", kind,
                                   rd.text("to", required=True), rd.text("note")))
         rd.done()
-    authors = src.get("authors", [], list)
+    authors = _strings(src.get("authors", [], list), f"{where}.source.authors")
     source_conditions = src.sub("conditions")
     source_conditions.used.update(source_conditions.data)
     laws = []
     law_tables = doc.get("law", [], list)
-    by_name = {}
+    by_name, folded = {}, {}
     for i, table in enumerate(law_tables):
         name = table.get("name") if isinstance(table, dict) else None
         law = _load_law(table, f"{where}: law '{name or i}'", bibkey, source_conditions.data, by_name, origin)
         if law.name in by_name:
             raise BadFile(f"{where}: duplicate law id '{law.id}'")
+        # a law's page (laws/<id>.html), its JSON twin and its alias resolve by name; two
+        # names equal up to case would overwrite each other on a case-insensitive disk
+        for page_name in (law.name, *law.aliases):
+            other = folded.setdefault(page_name.casefold(), law.name)
+            if other != law.name:
+                raise BadFile(f"{where}: law name or alias '{page_name}' collides with law '{other}' "
+                              f"(names must differ in more than letter case)")
         by_name[law.name] = law
         laws.append(law)
 
@@ -543,6 +593,11 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
             raise BadFile(f"{where}: a budget relation needs exactly one compute variable")
     conditions = dict(source_conditions)
     conditions.update(d.get("conditions", {}, dict))
+    for key, value in conditions.items():
+        if not isinstance(value, str):  # stored as text: only text reads back the same
+            raise BadFile(f"{where}: condition '{key}' must be a string, not {type(value).__name__}")
+        _clean(key, f"{where}.conditions")
+        _clean(value, f"{where}.conditions.{key}")
     checks = []
     for j, ct in enumerate(d.get("check", [], list)):
         kd = _Doc(ct, f"{where}.check[{j}]")
@@ -562,7 +617,7 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
                            extra_calls=CHECK_FUNCTIONS, what=f"{kd.where}.expr")
         checks.append(check)
 
-    tags = d.get("tags", [], list)
+    tags = _strings(d.get("tags", [], list), f"{where}.tags")
     law = Law(
         id=law_id, source=bibkey, name=name, title=d.text("title", name), kind=kind, predicts=predicts,
         formula=formula_text or "", latex=d.text("latex"), location=d.text("location", required=True),
@@ -578,8 +633,28 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
     return law
 
 
+def _strings(items: list, where: str) -> list:
+    for item in items:
+        if not isinstance(item, str):
+            raise BadFile(f"{where}: expected strings, got {type(item).__name__} {str(item)[:20]!r}")
+        _clean(item, where)
+    return items
+
+
+def _clean(text: str, where: str) -> str:
+    """Every string a law keeps passes here (it is cheap: one regex search)."""
+    bad = _CONTROL.search(text)
+    if bad:
+        raise BadFile(f"{where}: text {_shorten(text)!r} contains the control character {bad.group()!r}")
+    return text
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 MODEL_FIGURES = ("params", "params_nonembedding", "tokens", "flops")
-_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")  # fullmatch, like the ids
 
 
 def load_models_tables(tables, where: str, bibkey: "str | None" = None) -> "tuple[Model, ...]":
@@ -591,10 +666,10 @@ def load_models_tables(tables, where: str, bibkey: "str | None" = None) -> "tupl
         name = table.get("name") if isinstance(table, dict) else None
         md = _Doc(table, f"{where}: model '{name or i}'")
         name = md.text("name", required=True)
-        if not _MODEL_NAME.match(name):
+        if not _MODEL_NAME.fullmatch(name):
             raise BadFile(f"{md.where}: name must be lower-case letters, digits, '.' and '-'")
         source = md.text("source", bibkey or "", required=bibkey is None)
-        if not _BIBKEY.match(source):
+        if not _BIBKEY.fullmatch(source):
             raise BadFile(f"{md.where}: source '{source}' must be a bibkey like 'hoffmann2022'")
         figures = {}
         for quantity in MODEL_FIGURES:
@@ -617,7 +692,7 @@ def load_models_tables(tables, where: str, bibkey: "str | None" = None) -> "tupl
         params, tokens = float(figures["params"].value), float(figures["tokens"].value)
         flops = figures.get("flops")
         aliases = md.get("aliases", [], list)
-        if not all(isinstance(a, str) and _MODEL_NAME.match(a) for a in aliases):
+        if not all(isinstance(a, str) and _MODEL_NAME.fullmatch(a) for a in aliases):
             raise BadFile(f"{md.where}: aliases must be lower-case names like 'gpt-3'")
         location = md.text("location") or "; ".join(f"{q}: {f.location}" for q, f in figures.items())
         nonemb = figures.get("params_nonembedding")
@@ -644,7 +719,10 @@ def load_models_document(data: dict, where: str) -> "tuple[Model, ...]":
 
 def parse_toml(text: str, where: str) -> dict:
     """TOML with floats as Decimal, so that printed digits survive."""
-    import tomllib
+    try:
+        import tomli as tomllib  # the same parser as the standard library's, compiled
+    except ImportError:
+        import tomllib
 
     try:
         return tomllib.loads(text, parse_float=Decimal)

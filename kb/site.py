@@ -116,7 +116,8 @@ class Site:
         store = Store()
         self.published = catalog_mod.published()
         self.catalog = self.published.merged(store.user_catalog())
-        self.law_ids = store.query()  # the order `kb list` prints
+        # the order `kb list` prints (less any stored document the validator refused)
+        self.law_ids = [i for i in store.query() if i in self.catalog.laws]
         self.comparisons, self.skipped = standard_comparisons(self.catalog)
         self._references = {}
 

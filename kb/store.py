@@ -10,21 +10,28 @@ transaction); users' laws (`kb add`, `kb fit --save`) live beside them and can n
 a published id.
 """
 
+import gc
 import json
 import os
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import catalog as catalog_mod
 from .errors import BadFile, KbError
+from .listing import STORE_VERSION, database_url  # noqa: F401 (database_url is part of this module's API)
 from .query import search_text
-from .schema import SCHEMA_VERSION, Law, Source, load_document
+from .schema import SCHEMA_VERSION, Law, LawSummary, Source, load_document
 
-STORE_VERSION = 1  # bump with a migration in `_migrate` when the tables change
+BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for another one (KB_BUSY_TIMEOUT overrides)
+BUSY_RETRIES = 2  # then the whole transaction is tried again, this many times, before giving up
+CHUNK = 2_000  # laws per bulk INSERT: bounds memory for a file of 1e5 laws
 
 
 class Meta(SQLModel, table=True):
@@ -121,17 +128,6 @@ class RelationRow(SQLModel, table=True):
     note: str = ""
 
 
-def database_url(explicit: "str | None" = None) -> str:
-    url = explicit or os.environ.get("KB_DATABASE_URL")
-    if url:
-        return url
-    import platformdirs
-
-    path = platformdirs.user_data_path("scaling-kb") / "kb.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
 class Store:
     def __init__(self, url: "str | None" = None):
         self.url = database_url(url)
@@ -139,21 +135,53 @@ class Store:
             self.engine = create_engine(self.url)
         except Exception as exc:  # sqlalchemy's ArgumentError / missing driver
             raise KbError(f"cannot use database URL '{_redact(self.url)}': {exc}") from None
+        self._writing = False
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # Take the write lock when a transaction starts (BEGIN IMMEDIATE): two `kb add` or
-            # two first syncs then queue on busy_timeout instead of failing to upgrade a read lock.
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        try:
+            # A write transaction takes the write lock when it starts (BEGIN IMMEDIATE): two `kb
+            # add` or two first syncs then queue on busy_timeout instead of failing to upgrade a
+            # read lock. Reads begin deferred, so in WAL mode no writer ever blocks them.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if self._writing else "BEGIN"))
+        with self._errors("open"):
             with self._init_lock():
-                SQLModel.metadata.create_all(self.engine)
+                if not _has_tables(self.engine):
+                    with self._write():
+                        SQLModel.metadata.create_all(self.engine)
                 self._migrate()
                 self.sync()
+
+    @property
+    def where(self) -> str:
+        """The store as a user recognises it: the SQLite file, or the redacted URL."""
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            return self.engine.url.database.removeprefix("file:").split("?")[0]
+        return _redact(self.url)
+
+    @contextmanager
+    def _write(self):
+        """Transactions begun inside are write transactions (BEGIN IMMEDIATE on SQLite)."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+
+    @contextmanager
+    def _errors(self, doing: str):
+        """The one place database failures become a one-line KbError naming the store and what
+        to do. The transaction that failed has been rolled back, so the store is as it was."""
+        try:
+            yield
         except KbError:
             raise
-        except Exception as exc:
-            raise KbError(f"cannot open the store at '{_redact(self.url)}': {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        except IntegrityError:
+            raise  # add_document turns a lost race for a new source into "already in the store"
+        except (DBAPIError, OSError) as exc:
+            raise _explain(exc, self.where, doing) from None
+        except SQLAlchemyError as exc:  # not a driver error: a bad URL's argument, a missing driver
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise KbError(f"cannot {doing} the store at '{self.where}': {type(exc).__name__}: {first}") from None
 
     @contextmanager
     def _init_lock(self):
@@ -176,13 +204,14 @@ class Store:
     def _migrate(self):
         with Session(self.engine) as session:
             row = session.get(Meta, "store_version")
-            if row is None:
-                session.add(Meta(key="store_version", value=str(STORE_VERSION)))
-                session.commit()
-            elif int(row.value) > STORE_VERSION:
-                raise KbError(f"the store at '{_redact(self.url)}' was written by a newer scaling-kb "
-                              f"(store version {row.value}); upgrade kb")
-            # versions < STORE_VERSION would be migrated here, one step at a time
+        if row is None:
+            with self._write(), Session(self.engine) as session, session.begin():
+                if session.get(Meta, "store_version") is None:  # another process may have won
+                    session.add(Meta(key="store_version", value=str(STORE_VERSION)))
+        elif int(row.value) > STORE_VERSION:
+            raise KbError(f"the store at '{_redact(self.url)}' was written by a newer scaling-kb "
+                          f"(store version {row.value}); upgrade kb")
+        # versions < STORE_VERSION would be migrated here, one step at a time
 
     # -- published laws ---------------------------------------------------------------------
 
@@ -194,7 +223,7 @@ class Store:
             if row is not None and row.value == digest and not force:
                 return False
         published = catalog_mod.published()
-        with Session(self.engine) as session, session.begin():
+        with self._write(), Session(self.engine) as session, session.begin():
             if self.engine.dialect.name == "postgresql":  # one syncing writer at a time
                 session.exec(text("LOCK TABLE kb_meta IN EXCLUSIVE MODE"))
             row = session.get(Meta, "published_digest")
@@ -215,9 +244,10 @@ class Store:
     # -- user laws --------------------------------------------------------------------------
 
     def add_file(self, path: Path, replace: bool = False) -> "tuple[Source, list[Law]]":
-        data = catalog_mod.schema_document(path)
-        source, laws = load_document(data, Path(path).name, origin="user")
-        return self.add_document(data, str(path), source, laws, replace=replace)
+        with _bulk():
+            data = catalog_mod.schema_document(path)
+            source, laws = load_document(data, Path(path).name, origin="user")
+            return self.add_document(data, str(path), source, laws, replace=replace)
 
     def add_document(self, data: dict, where: str, source=None, laws=None, replace: bool = False):
         if source is None:
@@ -227,14 +257,22 @@ class Store:
             raise KbError(f"'{source.bibkey}' is a published source; a user law cannot replace it (choose another bibkey)")
         if not laws:
             raise BadFile(f"{where}: defines no [[law]]")
-        with Session(self.engine) as session, session.begin():
-            existing = session.get(SourceRow, source.bibkey)
-            if existing is not None:
-                if not replace:
-                    raise KbError(f"'{source.bibkey}' is already in the store; remove it first or use --replace")
-                _delete_source(session, source.bibkey)
-                session.flush()
-            _insert(session, source, laws, _to_json(data))
+        document = _to_json(data)
+        already = KbError(f"'{source.bibkey}' is already in the store; remove it first or use --replace")
+
+        def write():
+            with self._write(), Session(self.engine) as session, session.begin():
+                existing = session.get(SourceRow, source.bibkey)
+                if existing is not None:
+                    if not replace:
+                        raise already
+                    _delete_source(session, source.bibkey)
+                _insert(session, source, laws, document)
+
+        try:
+            self._retry(write, "add to")
+        except IntegrityError:  # PostgreSQL: a concurrent `kb add` of the same source committed first
+            raise already from None
         return source, laws
 
     def save_law(self, data: dict, where: str, replace: bool = False) -> "tuple[Source, list[Law]]":
@@ -244,21 +282,25 @@ class Store:
         source, laws = load_document(data, where, origin="user")
         if source.bibkey in catalog_mod.published().sources:
             raise KbError(f"'{source.bibkey}' is a published source; a user law cannot join it (choose another bibkey)")
-        with Session(self.engine) as session, session.begin():
-            existing = session.get(SourceRow, source.bibkey)
-            if existing is not None:
-                stored = json.loads(existing.document)
-                names = {law.name for law in laws}
-                clash = [t.get("name") for t in stored.get("law", []) if t.get("name") in names]
-                if clash and not replace:
-                    raise KbError(f"'{source.bibkey}.{clash[0]}' is already in the store; use --replace to overwrite it")
-                data = {**stored, "law": [t for t in stored.get("law", []) if t.get("name") not in names]
-                        + list(data.get("law", []))}
-                source, laws = load_document(data, where, origin="user")
-                _delete_source(session, source.bibkey)
-                session.flush()
-            _insert(session, source, laws, _to_json(data))
-        return source, laws
+
+        def write():
+            with self._write(), Session(self.engine) as session, session.begin():
+                document, new_source, new_laws = data, source, laws
+                existing = session.get(SourceRow, source.bibkey)
+                if existing is not None:
+                    stored = json.loads(existing.document)
+                    names = {law.name for law in laws}
+                    clash = [t.get("name") for t in stored.get("law", []) if t.get("name") in names]
+                    if clash and not replace:
+                        raise KbError(f"'{source.bibkey}.{clash[0]}' is already in the store; use --replace to overwrite it")
+                    document = {**stored, "law": [t for t in stored.get("law", []) if t.get("name") not in names]
+                                + list(data.get("law", []))}
+                    new_source, new_laws = load_document(document, where, origin="user")
+                    _delete_source(session, source.bibkey)
+                _insert(session, new_source, new_laws, _to_json(document))
+                return new_source, new_laws
+
+        return self._retry(write, "add to")
 
     def remove_law(self, ident: str) -> "list[str]":
         """Remove a user law (bibkey.name) or a whole user source (bibkey); published laws are
@@ -267,72 +309,97 @@ class Store:
         published = catalog_mod.published()
         if published.has(ident) or bibkey in published.sources:
             raise KbError(f"'{ident}' is a published law; published laws cannot be removed")
-        with Session(self.engine) as session, session.begin():
-            row = session.get(SourceRow, bibkey)
-            if row is None or row.origin != "user":
-                from .errors import UnknownId
 
-                known = [law.id for law in self.user_catalog().laws.values()]
-                known += [r.bibkey for r in session.exec(select(SourceRow).where(SourceRow.origin == "user"))]
-                raise UnknownId("user law or source", ident, known)
-            stored = json.loads(row.document)
-            tables = stored.get("law", [])
-            if name and name not in {t.get("name") for t in tables}:
-                from .errors import UnknownId
+        def write():
+            with self._write(), Session(self.engine) as session, session.begin():
+                row = session.get(SourceRow, bibkey)
+                if row is None or row.origin != "user":
+                    from .errors import UnknownId
 
-                raise UnknownId("user law", ident, [f"{bibkey}.{t.get('name')}" for t in tables])
-            keep = [t for t in tables if name and t.get("name") != name]
-            removed = [f"{bibkey}.{t.get('name')}" for t in tables if t not in keep]
-            _delete_source(session, bibkey)
-            session.flush()
-            if keep:
-                data = {**stored, "law": keep}
-                source, laws = load_document(data, f"store:{bibkey}", origin="user")
-                _insert(session, source, laws, _to_json(data))
-        return removed
+                    known = [law.id for law in self.user_catalog().laws.values()]
+                    known += list(session.exec(select(SourceRow.bibkey).where(SourceRow.origin == "user")))
+                    raise UnknownId("user law or source", ident, known)
+                stored = json.loads(row.document)
+                tables = stored.get("law", [])
+                if name and name not in {t.get("name") for t in tables}:
+                    from .errors import UnknownId
+
+                    raise UnknownId("user law", ident, [f"{bibkey}.{t.get('name')}" for t in tables])
+                keep = [t for t in tables if name and t.get("name") != name]
+                removed = [f"{bibkey}.{t.get('name')}" for t in tables if t not in keep]
+                _delete_source(session, bibkey)
+                if keep:
+                    document = {**stored, "law": keep}
+                    source, laws = load_document(document, f"store:{bibkey}", origin="user")
+                    _insert(session, source, laws, _to_json(document))
+                return removed
+
+        return self._retry(write, "remove from")
+
+    def _retry(self, transaction, doing: str):
+        """Run a write transaction; when it waited past the busy timeout, run it again a few
+        times, then give up with one line (sqlite's 'database is locked' is not for users)."""
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                with self._errors(doing):
+                    return transaction()
+            except KbError as exc:
+                if not getattr(exc, "busy", False) or attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def remove(self, bibkey: str) -> None:
-        with Session(self.engine) as session, session.begin():
-            row = session.get(SourceRow, bibkey)
-            if row is None or row.origin != "user":
-                known = [r.bibkey for r in session.exec(select(SourceRow).where(SourceRow.origin == "user"))]
-                from .errors import UnknownId
+        def write():
+            with self._write(), Session(self.engine) as session, session.begin():
+                row = session.get(SourceRow, bibkey)
+                if row is None or row.origin != "user":
+                    known = list(session.exec(select(SourceRow.bibkey).where(SourceRow.origin == "user")))
+                    from .errors import UnknownId
 
-                raise UnknownId("user source", bibkey, known)
-            _delete_source(session, bibkey)
+                    raise UnknownId("user source", bibkey, known)
+                _delete_source(session, bibkey)
+
+        self._retry(write, "remove from")
 
     # -- reading ----------------------------------------------------------------------------
 
-    def user_catalog(self) -> "catalog_mod.Catalog":
+    def user_catalog(self, bibkeys: "list[str] | None" = None) -> "catalog_mod.Catalog":
+        """The users' sources (all, or those in `bibkeys`), read back through the validator. A
+        stored document the validator refuses (written by another or older kb, or edited in
+        the database) is skipped with a warning, so that one bad row breaks nobody's commands."""
         sources, laws = {}, {}
-        with Session(self.engine) as session:
-            for row in session.exec(select(SourceRow).where(SourceRow.origin == "user")):
-                source, file_laws = load_document(json.loads(row.document), f"store:{row.bibkey}", origin="user")
+        stmt = select(SourceRow.bibkey, SourceRow.document).where(SourceRow.origin == "user")
+        if bibkeys is not None:
+            stmt = stmt.where(SourceRow.bibkey.in_(bibkeys))
+        with self._errors("read"), _bulk(), Session(self.engine) as session:
+            for bibkey, document in session.exec(stmt):
+                try:
+                    source, file_laws = load_document(json.loads(document), f"store:{bibkey}", origin="user")
+                except (KbError, ValueError, RecursionError) as exc:
+                    print(f"kb: warning: skipping '{bibkey}' in the store: {exc}; re-add it with "
+                          f"`kb add --replace`", file=sys.stderr)
+                    continue
                 sources[source.bibkey] = source
                 laws.update((law.id, law) for law in file_laws)
         return catalog_mod.Catalog(sources, laws)
 
     def query(self, kind=None, tag=None, source=None, text_=None, year=None, verified=None) -> "list[str]":
         """Law ids matching every given filter, in catalog order."""
-        stmt = select(LawRow.id, LawRow.source, LawRow.position).join(SourceRow, SourceRow.bibkey == LawRow.source)
-        if kind:
-            stmt = stmt.where(LawRow.kind == kind)
-        if tag:
-            stmt = stmt.where((" " + LawRow.tags + " ").contains(f" {tag} "))
-        if source:
-            stmt = stmt.where(LawRow.source == source)
-        if year:
-            stmt = stmt.where(SourceRow.year == int(year))
-        if verified is not None:
-            stmt = stmt.where(LawRow.verified == verified)
-        for word in (text_ or "").lower().split():
-            stmt = stmt.where(LawRow.search_text.contains(word))
-        with Session(self.engine) as session:
-            rows = session.exec(stmt.order_by(LawRow.source, LawRow.position)).all()
-        return [r[0] for r in rows]
+        return [row.id for row in self.summaries(kind, tag, source, text_, year, verified)]
+
+    def summaries(self, kind=None, tag=None, source=None, text_=None, year=None,
+                  verified=None) -> "list[LawSummary]":
+        """What `kb list` shows of each matching law, in catalog order, from the indexed columns
+        alone: listing 1e5 laws must not parse and validate 1e5 documents."""
+        from .listing import rows, summary_sql
+
+        sql, params = summary_sql("?" if self.engine.dialect.paramstyle == "qmark" else "%s", kind=kind, tag=tag,
+                                  source=source, text_=text_, year=year, verified=verified)
+        with self._errors("read"), self.engine.connect() as conn:
+            return rows(conn.exec_driver_sql(sql, tuple(params)).all())
 
     def counts(self) -> dict:
-        with Session(self.engine) as session:
+        with self._errors("read"), Session(self.engine) as session:
             return {
                 "sources": len(session.exec(select(SourceRow.bibkey)).all()),
                 "laws": len(session.exec(select(LawRow.id)).all()),
@@ -345,8 +412,63 @@ def _sqlite_pragmas(dbapi_connection, _record):
     dbapi_connection.isolation_level = None  # transactions begin in the "begin" hook above
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")  # concurrent `kb add` waits instead of failing
+    timeout = int(os.environ.get("KB_BUSY_TIMEOUT", BUSY_TIMEOUT_MS))
+    cursor.execute(f"PRAGMA busy_timeout={timeout}")  # a concurrent writer waits instead of failing
+    # WAL: readers see the last commit while a writer works (a long `kb add --replace` blocks no
+    # `kb list`). The mode is stored in the file, so it is set once; a read-only store keeps its mode.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # read-only file or URL (mode=ro), or another process holds a lock
+            pass
     cursor.close()
+
+
+def _has_tables(engine) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(engine).has_table(Meta.__tablename__)
+
+
+# SQLite / PostgreSQL failures a user can act on: (words in the driver's message, what to say)
+_FAILURES = (
+    (("database is locked", "database is busy", "deadlock detected", "could not obtain lock"),
+     "the store is busy; try again (another kb is writing {where})"),
+    (("disk image is malformed", "file is not a database", "malformed database"),
+     "the store {where} is damaged ({detail}); restore it from a backup, or move it aside and run kb "
+     "again to start a new one (your own laws are then re-added with kb add)"),
+    (("readonly database", "read-only", "read only", "unable to open database file", "permission denied"),
+     "cannot {doing} the store {where}: it is read-only or cannot be opened ({detail}); use a writable "
+     "file (--db or KB_DATABASE_URL)"),
+    (("database or disk is full", "no space left", "disk full", "could not extend file"),
+     "cannot {doing} the store {where}: the disk is full ({detail}); free some space and try again "
+     "(nothing was changed)"),
+)
+
+
+def _explain(exc, where: str, doing: str) -> KbError:
+    original = getattr(exc, "orig", None) or exc
+    detail = (str(original).splitlines() or [type(original).__name__])[0].strip()
+    low = detail.lower()
+    for words, message in _FAILURES:
+        if any(w in low for w in words):
+            error = KbError(message.format(where=where, doing=doing, detail=detail))
+            error.busy = words is _FAILURES[0][0]
+            return error
+    return KbError(f"cannot {doing} the store {where}: {type(original).__name__}: {detail}")
+
+
+@contextmanager
+def _bulk():
+    """No cyclic garbage collection while a big document is parsed, validated and written: the
+    objects it creates hold no cycles, and each collection would walk all of them again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _redact(url: str) -> str:
@@ -368,7 +490,8 @@ def _source_document(source: Source) -> str:
 
 
 def _delete_source(session, bibkey: str):
-    law_ids = list(session.exec(select(LawRow.id).where(LawRow.source == bibkey)))
+    # a subquery, not a list of ids: a source of 1e5 laws would pass SQLite's bound-variable limit
+    law_ids = select(LawRow.id).where(LawRow.source == bibkey).scalar_subquery()
     for table in (VariableRow, ConstantRow, ConditionRow, CheckRow):
         session.exec(delete(table).where(table.law.in_(law_ids)))
     session.exec(delete(RelationRow).where(RelationRow.owner == bibkey))
@@ -376,31 +499,47 @@ def _delete_source(session, bibkey: str):
     session.exec(delete(SourceRow).where(SourceRow.bibkey == bibkey))
 
 
+_COLUMNS = {
+    "kb_law": ("id", "source", "position", "name", "title", "kind", "symbol", "quantity", "unit", "formula",
+               "latex", "location", "verified", "tags", "origin", "search_text"),
+    "kb_variable": ("law", "position", "symbol", "meaning", "unit", "fitted_lo", "fitted_hi"),
+    "kb_constant": ("law", "position", "symbol", "value", "uncertainty", "unit", "location", "verified"),
+    "kb_condition": ("law", "position", "key", "value"),
+    "kb_check": ("law", "position", "label", "location", "expr", "expect"),
+    "kb_relation": ("owner", "subject", "kind", "target", "note"),
+}
+
+
 def _insert(session, source: Source, laws, document: str):
-    session.add(SourceRow(bibkey=source.bibkey, short=source.short, title=source.title,
-                          authors="; ".join(source.authors), year=source.year, arxiv=source.arxiv,
-                          origin=source.origin, verified=source.verified, document=document))
-    session.flush()  # the source row must exist before laws reference it (foreign keys on)
-    for pos, law in enumerate(laws):
-        session.add(LawRow(id=law.id, source=source.bibkey, position=pos, name=law.name, title=law.title,
-                           kind=law.kind, symbol=law.predicts.symbol, quantity=law.predicts.quantity,
-                           unit=law.predicts.unit, formula=law.formula, latex=law.latex, location=law.location,
-                           verified=law.verified, tags=" ".join(law.tags), origin=source.origin,
-                           search_text=search_text(law, source)))
-    session.flush()
-    for law in laws:
-        for i, v in enumerate(law.variables):
-            session.add(VariableRow(law=law.id, position=i, symbol=v.symbol, meaning=v.meaning, unit=v.unit,
-                                    fitted_lo=v.fitted[0] if v.fitted else None,
-                                    fitted_hi=v.fitted[1] if v.fitted else None))
-        for i, c in enumerate(law.constants):
-            session.add(ConstantRow(law=law.id, position=i, symbol=c.symbol, value=c.printed,
-                                    uncertainty=c.uncertainty, unit=c.unit, location=c.location, verified=c.verified))
-        for i, (k, v) in enumerate(law.conditions):
-            session.add(ConditionRow(law=law.id, position=i, key=k, value=v))
-        for i, c in enumerate(law.checks):
-            session.add(CheckRow(law=law.id, position=i, label=c.label, location=c.location, expr=c.expr, expect=c.expect))
-    for r in source.relations:
-        session.add(RelationRow(owner=source.bibkey, subject=r.source, kind=r.kind, target=r.target, note=r.note))
+    """Plain tuples through the driver's executemany, CHUNK laws at a time, in the open
+    transaction: an ORM object per row costs ~100x more, SQLAlchemy's per-row parameter
+    processing ~3x more, and a file of 1e5 laws has ~1e6 rows."""
+    conn = session.connection()
+    conn.execute(insert(SourceRow.__table__), [dict(
+        bibkey=source.bibkey, short=source.short, title=source.title, authors="; ".join(source.authors),
+        year=source.year, arxiv=source.arxiv, origin=source.origin, verified=source.verified, document=document)])
+    for start in range(0, len(laws), CHUNK):
+        rows = {table: [] for table in _COLUMNS}
+        for pos, law in enumerate(laws[start:start + CHUNK], start):
+            p = law.predicts
+            rows["kb_law"].append((law.id, source.bibkey, pos, law.name, law.title, law.kind, p.symbol, p.quantity,
+                                   p.unit, law.formula, law.latex, law.location, law.verified, " ".join(law.tags),
+                                   source.origin, search_text(law, source)))
+            rows["kb_variable"] += [(law.id, i, v.symbol, v.meaning, v.unit, *(v.fitted or (None, None)))
+                                    for i, v in enumerate(law.variables)]
+            rows["kb_constant"] += [(law.id, i, c.symbol, c.printed, c.uncertainty, c.unit, c.location, c.verified)
+                                    for i, c in enumerate(law.constants)]
+            rows["kb_condition"] += [(law.id, i, k, v) for i, (k, v) in enumerate(law.conditions)]
+            rows["kb_check"] += [(law.id, i, c.label, c.location, c.expr, c.expect) for i, c in enumerate(law.checks)]
+        if start + CHUNK >= len(laws):
+            rows["kb_relation"] = [(source.bibkey, r.source, r.kind, r.target, r.note) for r in source.relations]
+        for table, values in rows.items():  # laws first: the others reference them
+            if values:
+                _executemany(conn, table, values)
 
 
+def _executemany(conn, table: str, values: list) -> None:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = _COLUMNS[table]
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+                         values)

@@ -4,7 +4,7 @@ Every HTML page has a JSON twin built from the same view, so a report and a scri
 same data.
 """
 
-from .schema import Constant, Law, Source
+from .schema import Constant, Law, LawSummary, Source
 
 
 def constant_json(c: Constant) -> dict:
@@ -81,7 +81,7 @@ def show_json(target: "Law | Source", catalog) -> dict:
     return source_json(target, catalog.laws_of(target.bibkey), incoming_relations(catalog, target.bibkey))
 
 
-def status(law: Law) -> str:
+def status(law: "Law | LawSummary") -> str:
     """How far a law is vouched for: read in its paper (verified / unverified), fitted by you
     (kb fit --save), or added by you (kb add). A fit is never 'verified': no paper printed it."""
     if law.origin == "user":
@@ -89,10 +89,11 @@ def status(law: Law) -> str:
     return "verified" if law.verified else "unverified"
 
 
-def list_json(laws: "list[Law]") -> dict:
+def list_json(laws: "list[LawSummary | Law]") -> dict:
     """What `kb list --json` prints (and the report index's JSON twin)."""
+    laws = [law if isinstance(law, LawSummary) else LawSummary.of(law) for law in laws]
     return {"count": len(laws), "sources": sorted({law.source for law in laws}),
-            "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
+            "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.symbol,
                       "verified": law.verified and law.origin != "user", "status": status(law),
                       "origin": law.origin, "location": law.location} for law in laws]}
 

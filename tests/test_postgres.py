@@ -449,3 +449,21 @@ def test_concurrent_first_open_of_a_shared_database(pg_server):
         with psycopg.connect(pg_server["admin"], autocommit=True) as conn:
             for name in names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_concurrent_add_of_the_same_new_source(fresh_pg_url, user_law_file):
+    """Four `kb add` of one new source at the same moment: one wins, the others are told it is
+    already in the store (exit 2, one line), and the store holds it once."""
+    Store(fresh_pg_url)  # tables and published laws first, so the race is the add alone
+    env = {k: v for k, v in os.environ.items() if k != "KB_DATABASE_URL"}
+    procs = [subprocess.Popen([str(KB), "--db", fresh_pg_url, "add", str(user_law_file)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 2, 2, 2], results
+    for code, err in results:
+        if code == 2:
+            assert "already in the store" in err and len(err.strip().splitlines()) == 1, err
+            assert "Traceback" not in err and "IntegrityError" not in err
+    counts = _table_counts(fresh_pg_url)
+    assert counts["kb_source"] == len(catalog.published().sources) + 1
+    assert counts["kb_law"] == len(catalog.published().laws) + 1

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from conftest import KB, ROOT
@@ -54,19 +55,15 @@ def test_interrupted_add_leaves_nothing(tmp_path, monkeypatch):
     db = tmp_path / "tx.sqlite"
     st = store_mod.Store(f"sqlite:///{db}")
     before = {t: rows(db, t) for t in ("kb_source", "kb_law", "kb_constant", "kb_check")}
-    calls = {"n": 0}
-    real_add = Session.add
 
-    def failing_add(self, obj, *a, **k):
-        calls["n"] += 1
-        if isinstance(obj, store_mod.ConstantRow) and calls["n"] > 40:
+    def failing_insert(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO kb_check"):  # laws and constants are written by now
             raise RuntimeError("disk unplugged halfway through")
-        return real_add(self, obj, *a, **k)
 
-    monkeypatch.setattr(Session, "add", failing_add)
+    event.listen(st.engine, "before_cursor_execute", failing_insert)
     with pytest.raises(RuntimeError):
         st.add_file(user_file(tmp_path, "half2026"))
-    monkeypatch.setattr(Session, "add", real_add)
+    event.remove(st.engine, "before_cursor_execute", failing_insert)
     assert {t: rows(db, t) for t in before} == before
     assert "half2026" not in st.user_catalog().sources
 
