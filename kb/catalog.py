@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import resources
-from .errors import BadFile, UnknownId
+from .errors import BadFile, KbError, UnknownId
 from .schema import Law, Source, load_document, parse_toml
 
 
@@ -83,13 +83,12 @@ def published() -> Catalog:
             pass
     catalog = _parse_published()
     if path is not None:
+        from . import safe_write
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(catalog, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
+            safe_write.write_bytes(path, pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, KbError):  # no cache is only slower
             pass
     return catalog
 

@@ -67,15 +67,10 @@ def table(headers, rows) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write next to the target, then rename: an interrupted run leaves no half-written file."""
-    path = Path(path)
-    if path.is_dir():
-        raise KbError(f"{path} is a directory; give a file name")
-    if not path.parent.exists():
-        raise KbError(f"cannot write {path}: directory {path.parent} does not exist")
-    from .site import write_if_changed  # the one atomic writer (temp file + rename)
+    """Every file a command writes goes through kb.safe_write (temp file + rename, no links followed)."""
+    from .safe_write import write_text
 
-    write_if_changed(path, text.encode("utf-8"))
+    write_text(path, text)
 
 
 def parse_assignments(pairs) -> dict:
@@ -437,6 +432,7 @@ def report(
             bar.__exit__(None, None, None)
     if as_json:
         return emit_json(summary)
+    warn(summary["warnings"])
     typer.echo(f"{summary['out']}: {summary['pages']} pages ({summary['sources']} sources, {summary['laws']} laws, "
                f"{len(summary['comparisons'])} comparisons); {len(summary['written'])} files written, "
                f"{summary['unchanged']} unchanged{', ' + str(len(summary['removed'])) + ' removed' if summary['removed'] else ''}")

@@ -1,0 +1,286 @@
+"""Hostile and careless input (issue 11): templates never run code, writes never follow a planted
+link or leave their target, every page carries a CSP, outputs are escaped, secrets are redacted,
+bad numbers and bytes are exit 2, pipes and Ctrl-C behave, and reads are bounded.
+
+Most cases run `kb` in-process through kb.cli.main (fast); the ones about pipes, signals and
+argv bytes run the installed console script."""
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import KB
+
+LAW_FILE = """schema = 1
+[source]
+bibkey = "{key}"
+short = "Hostile"
+title = {title}
+authors = ["A. Author"]
+year = 2026
+
+[[law]]
+name = "one"
+kind = "loss"
+predicts = {{ symbol = "L", quantity = "loss", unit = "nats/token" }}
+formula = "{formula}"
+latex = {latex}
+location = "nowhere"
+variables.N = {{ meaning = "parameters", unit = "params", fitted = [1e6, 1e9] }}
+constants.A = {{ value = "{a}", location = "nowhere" }}
+constants.alpha = {{ value = "0.5", location = "nowhere" }}
+"""
+
+
+def law_file(tmp_path, key="hostile2026", title='"A title"', latex="'L = A / N^{\\alpha}'",
+             formula="A / N**alpha", a="400", extra=""):
+    path = tmp_path / f"{key}.toml"
+    path.write_text(LAW_FILE.format(key=key, title=title, latex=latex, formula=formula, a=a) + extra)
+    return path
+
+
+@pytest.fixture
+def kbin(capsys):
+    """Run kb in-process: (exit code, stdout, stderr)."""
+    from kb.cli import main
+
+    def run(*args):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def one_line_error(code, err, *words):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kb: error:"), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- 1. templates
+
+
+@pytest.mark.parametrize("body, words", [
+    ("{{ cycler.__init__.__globals__.os.popen('id').read() }}", ["unsafe"]),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", ["unsafe"]),
+    ("{{ lipsum.__globals__['os'].system('touch PWNED') }}", ["unsafe"]),
+    ("{{ joiner.__init__.__globals__ }}", ["unsafe"]),
+    ("{{ (1).__class__.__base__.__subclasses__() }}", ["unsafe"]),
+    ("first line\n{{ 1/0 }}", ["line 2", "ZeroDivisionError"]),
+    ("{% include 'compare.md.j2' %}", ["line 1", "recursion"]),
+    ("a\nb\n{{ no_such_name.attr }}", ["line 3", "undefined"]),
+    ("{% if %}", ["line 1"]),
+    ("{{ 'x' * 10**9 }}", ["line 1", "too large"]),
+    ("{{ 7 ** 100000 }}", ["line 1", "too large"]),
+])
+def test_templates_run_no_code_and_errors_name_the_line(kbin, tmp_path, monkeypatch, body, words):
+    monkeypatch.chdir(tmp_path)  # where an escaped `touch PWNED` would land
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "compare.md.j2").write_text(body)
+    out = tmp_path / "out.md"
+    code, _, err = kbin("compare", "kaplan2020", "hoffmann2022", "--md", out, "--templates", templates)
+    one_line_error(code, err, "compare.md.j2", *words)
+    assert not out.exists() and not (tmp_path / "PWNED").exists()
+
+
+def test_every_environment_is_sandboxed():
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from kb.render import KINDS, environment
+
+    for kind in KINDS:
+        assert isinstance(environment(kind), SandboxedEnvironment)
+
+
+def test_site_templates_are_sandboxed_too(kbin, tmp_path):
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "site_filter.js").write_text("{{ self.__init__.__globals__ }}")
+    code, _, err = kbin("report", "--out", tmp_path / "site", "--templates", templates)
+    one_line_error(code, err, "site_filter.js", "unsafe")
+
+
+# ----------------------------------------------------------------------------- 2. one safe writer
+
+
+def _outputs(tmp_path, target):
+    """Every command option that writes a file, aimed at `target`."""
+    return [("compare", "kaplan2020", "hoffmann2022", "--html", target),
+            ("compare", "kaplan2020", "hoffmann2022", "--md", target),
+            ("compare", "kaplan2020", "hoffmann2022", "--tex", target),
+            ("table", "hoffmann2022", "--format", "csv", "-o", target)]
+
+
+def test_a_symlinked_target_is_refused_and_its_file_untouched(kbin, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "report.out"
+    link.symlink_to(victim)
+    for args in _outputs(tmp_path, link):
+        code, _, err = kbin(*args)
+        one_line_error(code, err, "symbolic link")
+        assert link.is_symlink() and victim.read_text() == "precious"
+
+
+def test_directory_fifo_and_device_targets_are_refused(kbin, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for target, what in ((tmp_path, "directory"), (fifo, "FIFO"), (Path("/dev/null"), "device")):
+        for args in _outputs(tmp_path, target):
+            code, _, err = kbin(*args)
+            one_line_error(code, err, what)
+    assert Path("/dev/null").is_char_device() and fifo.is_fifo()
+
+
+def test_temporary_name_is_unpredictable_so_a_planted_link_is_not_followed(kbin, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "out.md"
+    for planted in (".out.md.kb-tmp", ".out.md.tmp", "out.md.tmp", f".out.md.{os.getpid()}.tmp"):
+        (tmp_path / planted).symlink_to(victim)
+    code, _, err = kbin("compare", "kaplan2020", "hoffmann2022", "--md", target)
+    assert code == 0, err
+    assert victim.read_text() == "precious" and "kaplan2020" in target.read_text()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".kb-tmp") and not p.is_symlink()]
+    assert leftovers == []
+
+
+def test_rewrite_keeps_permissions_and_a_new_file_follows_the_umask(tmp_path):
+    from kb.safe_write import write_text
+
+    old = tmp_path / "old.txt"
+    old.write_text("x")
+    old.chmod(0o640)
+    write_text(old, "new")
+    assert old.read_text() == "new" and (old.stat().st_mode & 0o777) == 0o640
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "fresh.txt", "y")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "fresh.txt").stat().st_mode & 0o777 == 0o644
+
+
+@contextlib.contextmanager
+def tiny_filesystem(tmp_path, monkeypatch, *, read_only=False):
+    """A real 64 KB tmpfs (read-only if asked) when this process may mount one; otherwise the
+    same failure injected into os.write / mkstemp, which is what the writer sees on such a disk."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    options = "size=64k" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
+                             capture_output=True).returncode == 0 if os.geteuid() == 0 else False
+    try:
+        if not mounted:
+            import tempfile
+
+            fail = errno.EROFS if read_only else errno.ENOSPC
+            real_write, real_mkstemp = os.write, tempfile.mkstemp
+
+            def write(fd, data):
+                if fd <= 2:
+                    return real_write(fd, data)
+                raise OSError(fail, os.strerror(fail))
+
+            def mkstemp(*a, **k):
+                if read_only:
+                    raise OSError(fail, os.strerror(fail))
+                return real_mkstemp(*a, **k)
+
+            monkeypatch.setattr(os, "write", write)
+            monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+        elif not read_only:  # fill it, so that any write runs out of space
+            fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"x" * 4096)
+            os.close(fd)
+        yield mnt
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_full_disk_is_exit_2_and_leaves_no_partial_file(kbin, tmp_path, monkeypatch):
+    with tiny_filesystem(tmp_path, monkeypatch) as mnt:
+        target = mnt / "report.html"
+        code, _, err = kbin("compare", "kaplan2020", "hoffmann2022", "--html", target)
+        one_line_error(code, err, "no space left")
+        assert [p.name for p in mnt.iterdir()] in ([], ["filler"])
+        code, _, err = kbin("report", "--out", mnt / "site")
+        one_line_error(code, err, "no space left")
+        assert [p for p in mnt.rglob("*") if p.is_file() and p.name != "filler"] == []
+
+
+def test_read_only_file_system_is_exit_2(kbin, tmp_path, monkeypatch):
+    with tiny_filesystem(tmp_path, monkeypatch, read_only=True) as mnt:
+        code, _, err = kbin("table", "hoffmann2022", "--format", "md", "-o", mnt / "t.md")
+        one_line_error(code, err, "read-only")
+        assert list(mnt.iterdir()) == []
+
+
+def _site(kbin, out):
+    code, _, err = kbin("report", "--out", out)
+    assert code == 0, err
+    return json.loads((out / ".kb-report.json").read_text())
+
+
+def test_report_deletes_only_its_own_files_inside_out(kbin, tmp_path):
+    out = tmp_path / "site"
+    manifest = _site(kbin, out)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victims = {name: outside / name for name in ("a.html", "b.json", "c.html")}
+    for v in victims.values():
+        v.write_text("precious")
+    (out / "mine.html").write_text("the user's own file")
+    (out / "laws" / "linked").symlink_to(outside)
+    sha = manifest["files"]["index.html"]
+    manifest["files"].update({
+        "../outside/a.html": sha, str(victims["b.json"]): sha, "laws/../../outside/c.html": sha,
+        "laws/linked/a.html": sha, "mine.html": sha, "sources/zzz.html": sha,
+    })
+    (out / ".kb-report.json").write_text(json.dumps(manifest))
+    (out / "sources" / "zzz.html").write_text("edited by the user since")
+    code, _, err = kbin("report", "--out", out)
+    assert code == 0, err
+    assert all(v.read_text() == "precious" for v in victims.values())
+    assert (out / "mine.html").exists() and (out / "sources" / "zzz.html").exists()
+    assert err.count("warning:") >= 5 and "Traceback" not in err
+
+
+def test_report_refuses_a_symlinked_folder_inside_out(kbin, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (out / "laws").symlink_to(outside)
+    code, _, err = kbin("report", "--out", out)
+    one_line_error(code, err, "laws")
+    assert list(outside.iterdir()) == []
+
+
+def test_report_manifest_that_is_a_fifo_or_link_does_not_hang(kbin, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    os.mkfifo(out / ".kb-report.json")
+    code, _, err = kbin("report", "--out", out)
+    one_line_error(code, err, ".kb-report.json", "FIFO")
