@@ -17,10 +17,11 @@ MAX_INPUT_BYTES = 200 * 2**20  # 200 MB: documented in README.md; far above any 
 _CHUNK = 2**20
 
 
-def read_bytes(path, limit: int = MAX_INPUT_BYTES, what: str = "file", regular_only: bool = False) -> bytes:
+def read_bytes(path, limit: "int | None" = None, what: str = "file", regular_only: bool = False) -> bytes:
     """The bytes of `path` ('-' is stdin), refusing a directory, and anything longer than `limit`.
     `regular_only` also refuses FIFOs and devices (for files kb wrote itself, which are regular)."""
     label = "stdin" if str(path) == "-" else str(path)
+    limit = MAX_INPUT_BYTES if limit is None else limit
     try:
         if str(path) == "-":
             return _read_capped(sys.stdin.buffer, limit, label, what)
@@ -35,12 +36,11 @@ def read_bytes(path, limit: int = MAX_INPUT_BYTES, what: str = "file", regular_o
         if regular_only and exc.errno == errno.ELOOP:
             raise BadFile(f"{what} {label}: is a symbolic link, not a regular file") from None
         raise BadFile(f"{what} {label}: cannot read ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode) or (regular_only and not stat.S_ISREG(mode)):
+        os.close(fd)
+        raise BadFile(f"{what} {label}: {'is a directory' if stat.S_ISDIR(mode) else 'not a regular file'}")
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise BadFile(f"{what} {label}: is a directory")
-        if regular_only and not stat.S_ISREG(mode):
-            raise BadFile(f"{what} {label}: not a regular file")
         try:
             return _read_capped(f, limit, label, what)
         except OSError as exc:
@@ -66,7 +66,7 @@ def decode(data: bytes, label: str, what: str = "file") -> str:
         raise BadFile(f"{what} {label}: not UTF-8 text (byte {exc.start})") from None
 
 
-def read_text(path, limit: int = MAX_INPUT_BYTES, what: str = "file") -> str:
+def read_text(path, limit: "int | None" = None, what: str = "file") -> str:
     label = "stdin" if str(path) == "-" else str(path)
     text = decode(read_bytes(path, limit, what), label, what)
     return text[1:] if text.startswith("\ufeff") else text

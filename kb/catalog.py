@@ -52,11 +52,9 @@ class Catalog:
 
 def schema_document(path: Path) -> dict:
     """The parsed TOML of a law file (floats kept as Decimal strings' digits)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadFile(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8 text'}") from None
-    return parse_toml(text, str(path))
+    from .bounded import read_text  # bounded: /dev/zero or a 10 GB file is refused, not loaded
+
+    return parse_toml(read_text(path, what="law file"), str(path))
 
 
 def read_file(path: Path, origin: str = "user") -> "tuple[Source, list[Law]]":

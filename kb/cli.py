@@ -6,6 +6,7 @@ JSON document on stdout and nothing else.
 """
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -45,9 +46,17 @@ def emit_json(obj) -> None:
     sys.stdout.write(json_text(obj))
 
 
+def safe_text(message) -> str:
+    """What a message may show: the database URL's secrets hidden (kb.redact), control
+    characters of stored text escaped (kb.terminal)."""
+    from .redact import redact_text
+
+    return redact_text(str(message), os.environ.get("KB_DATABASE_URL"))
+
+
 def warn(messages) -> None:
     for m in messages:
-        typer.echo(f"warning: {m}", err=True)
+        typer.echo(f"warning: {safe_text(m)}", err=True)
 
 
 def g(value, digits: int = 4) -> str:
@@ -627,6 +636,52 @@ def add(
 # ----------------------------------------------------------------------------- entry point
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised by our SIGINT handler instead of KeyboardInterrupt, which typer turns into a
+    silent exit 130 before main could say so. A BaseException: it unwinds through every
+    `except Exception`, so the safe writer removes its temporary file and a store transaction
+    rolls back on the way out."""
+
+
+def _interrupt(signum, frame):
+    raise Interrupted()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    typer.echo(f"warning: {safe_text(message)}", err=True)  # one line, never a source excerpt
+
+
+def _strict_argv(argv) -> "list[str]":
+    """The arguments as UTF-8, decoded strictly whatever the locale (Python decoded them with the
+    locale's codec and surrogateescape; os.fsencode gives back the bytes as typed)."""
+    out = []
+    for n, arg in enumerate(argv, 1):
+        try:
+            out.append(os.fsencode(arg).decode("utf-8"))
+        except UnicodeError:
+            raise KbError(f"argument {n} is not valid UTF-8 text") from None
+    return out
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout left (`kb list | head -1`): the work is done; point stdout at
+    /dev/null so the interpreter's final flush does not complain, and exit 0 like cat."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(0)
+
+
+def _epipe(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+            return True
+        exc = exc.__context__
+    return False
+
+
 def main(argv=None) -> None:
     try:  # typer >= 0.29 vendors click; older typer uses the click package
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -634,10 +689,24 @@ def main(argv=None) -> None:
         from click.exceptions import ClickException, NoArgsIsHelpError
     from typer import Abort, Exit
 
+    import signal
+    import warnings
+
+    warnings.showwarning = _show_warning
+    with contextlib.suppress(ValueError):  # not in the main thread (an embedding program): leave it
+        signal.signal(signal.SIGINT, _interrupt)
     try:
-        code = app(args=argv, prog_name="kb", standalone_mode=False)
+        args = _strict_argv(sys.argv[1:] if argv is None else argv)
+        code = app(args=args, prog_name="kb", standalone_mode=False)
+    except Interrupted:
+        typer.echo("kb: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit as exc:  # typer meets EPIPE with sys.exit(1) before we see it
+        if _epipe(exc.__context__):
+            _stdout_gone()
+        raise
     except KbError as exc:
-        typer.echo(f"kb: error: {exc}", err=True)
+        typer.echo(f"kb: error: {safe_text(exc)}", err=True)
         sys.exit(exc.exit_code)
     except NoArgsIsHelpError as exc:
         typer.echo(exc.format_message(), err=True)  # bare `kb`: the help, and status 2
@@ -654,5 +723,11 @@ def main(argv=None) -> None:
         typer.echo("kb: interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
-        sys.exit(0)
+        _stdout_gone()
+    try:
+        sys.stdout.flush()  # a pipe closed after the last write shows up only here
+    except OSError as exc:
+        if _epipe(exc):
+            _stdout_gone()
+        raise
     sys.exit(code if isinstance(code, int) else 0)

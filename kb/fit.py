@@ -22,6 +22,7 @@ numpy only at import; scipy is not needed.
 
 import csv
 import hashlib
+import io
 import math
 import warnings as _warnings
 from pathlib import Path
@@ -66,12 +67,12 @@ def _norm(name: str) -> str:
 def read_csv(path) -> "dict[str, list[str]]":
     """A CSV file as {header: [cell, ...]}; BadFile for an unreadable or empty file."""
     path = Path(path)
+    from .bounded import read_text  # bounded: /dev/zero or a 10 GB file is refused, not loaded
+
+    text = read_text(path, what="CSV file")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise BadFile(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise BadFile(f"{path}: cannot read as CSV: {exc}") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:

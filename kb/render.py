@@ -287,8 +287,36 @@ def _environment(kind: str, template_dir: str):
 
 def render(template: str, kind: str, template_dir=None, **context) -> str:
     """Render a template; any error inside it (syntax, undefined name, a sandbox violation, a
-    division by zero, a self-include) is a KbError naming the template file and line."""
-    return render_template(environment(kind, template_dir), template, **context)
+    division by zero, a self-include) is a KbError naming the template file and line. An HTML
+    page always leaves here with the Content-Security-Policy `context["csp"]` (default: no
+    script at all), whatever the template, even an overriding one, put in its head."""
+    if kind == "html":
+        context.setdefault("csp", csp(None))
+    text = render_template(environment(kind, template_dir), template, **context)
+    return with_csp(text, str(context["csp"])) if kind == "html" else text
+
+
+def csp(script: "str | None") -> str:
+    """Content-Security-Policy: inline styles only; the one inline script by its hash, if any."""
+    import base64
+    import hashlib
+
+    scripts = "'none'"
+    if script is not None:
+        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+        scripts = f"'sha256-{digest}'"
+    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {scripts}; base-uri 'none'; form-action 'none'"
+
+
+def with_csp(page: str, policy: str) -> str:
+    """The page with our CSP meta first in its <head> (or first of all, without one). Browsers
+    enforce every policy a page declares, so one the template adds can only narrow ours."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy, quote=True)}">'
+    if meta in page:
+        return page
+    head = re.search(r"<head\b[^>]*>", page, re.IGNORECASE)
+    at = head.end() if head else 0
+    return page[:at] + ("\n" if head else "") + meta + ("" if head else "\n") + page[at:]
 
 
 def render_template(env, template: str, **context) -> str:

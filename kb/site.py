@@ -14,7 +14,6 @@ catalog rewrites nothing; files an earlier build wrote that no longer belong to 
 removed (the list lives in `.kb-report.json`; nothing else in DIR is touched).
 """
 
-import base64
 import hashlib
 import json
 import os
@@ -150,7 +149,7 @@ class Site:
 
         context.setdefault("version", __version__)
         context.setdefault("script", None)
-        context.setdefault("csp", csp(None))
+        context.setdefault("csp", render.csp(None))
         context.setdefault("href", self.href)
         return render.render(template, "html", self.template_dir, **context)
 
@@ -173,7 +172,7 @@ class Site:
         html = self.render("site_index.html.j2", title="Scaling laws: the catalog", root="", json_twin="index.json",
                            by_year=by_year, by_kind=[(k, by_kind[k]) for k in kinds], catalog=self.catalog,
                            comparisons=self.comparisons, skipped=self.skipped, count=data["count"],
-                           search_text=search_text, script=Markup(script), csp=csp(script))
+                           search_text=search_text, script=Markup(script), csp=render.csp(script))
         return html, data
 
     def source_page(self, bibkey: str):
@@ -211,15 +210,6 @@ class Site:
 def search_text(*parts) -> str:
     """The lower-case text the index filter matches against."""
     return " ".join(" ".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p or "") for p in parts).lower()
-
-
-def csp(script: "str | None") -> str:
-    """Content-Security-Policy: inline styles only; the one inline script by its hash, if any."""
-    scripts = "'none'"
-    if script is not None:
-        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-        scripts = f"'sha256-{digest}'"
-    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {scripts}; base-uri 'none'; form-action 'none'"
 
 
 def inputs_digest(site: "Site") -> str:
