@@ -7,8 +7,11 @@ argv bytes run the installed console script."""
 
 import contextlib
 import errno
+import html as html_mod
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -284,3 +287,170 @@ def test_report_manifest_that_is_a_fifo_or_link_does_not_hang(kbin, tmp_path):
     os.mkfifo(out / ".kb-report.json")
     code, _, err = kbin("report", "--out", out)
     one_line_error(code, err, ".kb-report.json", "FIFO")
+
+
+# ----------------------------------------------------------------------------- 3. CSP on every page
+
+CSP_META = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
+
+
+def _policy(page: str) -> str:
+    found = CSP_META.findall(page)
+    assert found, page[:300]
+    return html_mod.unescape(found[0])
+
+
+def test_every_page_kind_carries_a_csp(kbin, tmp_path):
+    out = tmp_path / "site"
+    _site(kbin, out)
+    kinds = {"index": [out / "index.html"], "source": sorted((out / "sources").glob("*.html"))[:3],
+             "law": sorted((out / "laws").glob("*.html"))[:3], "compare": sorted((out / "compare").glob("*.html"))}
+    for kind, files in kinds.items():
+        assert files, kind
+        for f in files:
+            policy = _policy(f.read_text())
+            assert "default-src 'none'" in policy and "script-src" in policy, (kind, f)
+            if kind != "index":
+                assert "script-src 'none'" in policy, f
+    code, _, err = kbin("compare", "kaplan2020", "hoffmann2022", "--html", tmp_path / "c.html")
+    assert code == 0, err
+    assert "script-src 'none'" in _policy((tmp_path / "c.html").read_text())
+
+
+def test_an_overriding_template_cannot_drop_the_csp(kbin, tmp_path):
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "compare.html.j2").write_text("<html><head><title>mine</title></head><body>x</body></html>")
+    (templates / "_site.html.j2").write_text("<!DOCTYPE html><p>{% block content %}{% endblock %}</p>")
+    code, _, err = kbin("compare", "kaplan2020", "hoffmann2022", "--html", tmp_path / "c.html", "--templates", templates)
+    assert code == 0, err
+    assert "script-src 'none'" in _policy((tmp_path / "c.html").read_text())
+    code, _, err = kbin("report", "--out", tmp_path / "site", "--templates", templates)
+    assert code == 0, err
+    for f in (tmp_path / "site").rglob("*.html"):
+        _policy(f.read_text())
+
+
+# ----------------------------------------------------------------------------- 5. secrets
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://alice:s3cret-pw@127.0.0.1:1/kb",
+    "postgresql://127.0.0.1:1/kb?password=s3cret-pw&sslmode=require",
+    "postgresql://bob@127.0.0.1:1/kb?sslpassword=s3cret-pw",
+    "postgresql://bob:s3cret-pw@127.0.0.1:1/kb?sslpassword=s3cret-pw&password=s3cret-pw",
+    "nosuchdialect://u:s3cret-pw@h/x?password=s3cret-pw",
+    "sqlite:////nonexistent-dir/x/kb.sqlite?password=s3cret-pw",
+])
+def test_database_url_secrets_are_never_printed(kbin, url):
+    code, out, err = kbin("--db", url, "list")
+    assert code == 2 and "Traceback" not in err
+    assert "s3cret" not in out + err and "***" in err
+
+
+def test_redaction_keeps_the_rest_of_the_url():
+    from kb.redact import redact_text, redact_url
+
+    assert redact_url("sqlite:////abs/kb.sqlite") == "sqlite:////abs/kb.sqlite"
+    assert redact_url("postgresql://u:p@h:5432/db?sslmode=require&PassWord=x") == \
+        "postgresql://u:***@h:5432/db?sslmode=require&PassWord=***"
+    assert "zz" not in redact_text("conninfo: host=h password='zz top' user=u", None)
+
+
+# ----------------------------------------------------------------------------- 9. pipes and signals
+
+
+def _kb_proc(args, tmp_path, **kw):
+    env = {**os.environ, "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}"}
+    return subprocess.Popen([str(KB), *map(str, args)], env=env, cwd=tmp_path, **kw)
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["show", "kaplan2020"], ["check", "-v"]])
+def test_output_into_a_closed_pipe_exits_0(tmp_path, args):
+    read, write = os.pipe()
+    proc = _kb_proc(args, tmp_path, stdout=write, stderr=subprocess.PIPE)
+    os.close(write)
+    os.read(read, 10)  # like `head -c 10`: take a little, then leave
+    os.close(read)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err and b"Exception ignored" not in err and err.strip() == b""
+
+
+def test_ctrl_c_prints_interrupted_and_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "site"
+    _kb_proc(["report", "--out", out], tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait(120)
+    shutil.rmtree(out)
+    interrupted = 0
+    for delay in (1.0, 2.0, 3.0):
+        proc = _kb_proc(["report", "--out", out], tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:  # finished before the signal: nothing to see at this delay
+            continue
+        assert proc.returncode == 130, err
+        interrupted += 1
+        assert err.decode().strip().splitlines() == ["kb: interrupted"]
+        assert [p for p in tmp_path.rglob("*.kb-tmp")] == []
+        for page in out.rglob("*.html"):  # what was written is whole
+            assert page.read_text().rstrip().endswith("</html>"), page
+    assert interrupted, "kb report always finished before Ctrl-C"
+
+
+# ----------------------------------------------------------------------------- 8 (bytes). strict UTF-8
+
+
+@pytest.mark.parametrize("arg", [b"\xff", b"caf\xe9", b"hoffmann2022.approach3\x80", b"N=\xc3"])
+def test_non_utf8_arguments_are_exit_2(tmp_path, arg):
+    env = {**os.environ, "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}", "LC_ALL": "C.UTF-8"}
+    for argv in ([b"search", arg], [b"eval", b"hoffmann2022.approach3", arg]):
+        proc = subprocess.run([os.fsencode(KB), *argv], env=env, capture_output=True, timeout=120)
+        one_line_error(proc.returncode, proc.stderr.decode(), "not valid UTF-8")
+
+
+@pytest.mark.parametrize("data", [b"caf\xe9 alpha = 0.34\n", b"\xff\xfe\x00a", b"ok text\n\x80\n"])
+def test_non_utf8_stdin_is_exit_2(tmp_path, data):
+    env = {**os.environ, "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}", "LC_ALL": "en_US.ISO-8859-1"}
+    proc = subprocess.run([str(KB), "lint", "-"], env=env, input=data, capture_output=True, timeout=120)
+    one_line_error(proc.returncode, proc.stderr.decode(), "not UTF-8")
+
+
+# ----------------------------------------------------------------------------- 10. bounded reads
+
+
+def test_reads_are_capped_while_reading_not_by_stat(kbin, tmp_path, monkeypatch):
+    import kb.bounded
+
+    monkeypatch.setattr(kb.bounded, "MAX_INPUT_BYTES", 4096)
+    big_csv = tmp_path / "runs.csv"
+    big_csv.write_text("N,D,loss\n" + "1e9,2e10,2.5\n" * 1000)
+    big_toml = law_file(tmp_path, extra="# " + "x" * 5000 + "\n")
+    big_draft = tmp_path / "draft.md"
+    big_draft.write_text("alpha = 0.34 (Kaplan et al.)\n" * 500)
+    for args in (("fit", big_csv), ("add", big_toml), ("lint", big_draft), ("add", "/dev/zero"),
+                 ("fit", "/dev/zero"), ("lint", "/dev/urandom")):
+        code, _, err = kbin(*args)
+        one_line_error(code, err, "larger than the limit")
+
+
+def test_fifo_and_dev_zero_do_not_exhaust_memory(tmp_path):
+    """The default limit, through the console script: a FIFO fed forever and /dev/zero stop at it."""
+    fifo = tmp_path / "endless"
+    os.mkfifo(fifo)
+    feeder = subprocess.Popen(["sh", "-c", f"cat /dev/zero > {fifo}"], stderr=subprocess.DEVNULL)
+    try:
+        for args in (["lint", fifo], ["add", "/dev/zero"]):
+            proc = _kb_proc(args, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _, err = proc.communicate(timeout=120)
+            one_line_error(proc.returncode, err.decode(), "larger than the limit of 200 MB")
+    finally:
+        feeder.kill()
+        feeder.wait()
+
+
+def test_directories_and_missing_files_are_one_line(kbin, tmp_path):
+    for args in (("add", tmp_path), ("fit", tmp_path), ("lint", tmp_path), ("lint", tmp_path / "nope.md"),
+                 ("add", tmp_path / "nope.toml")):
+        code, _, err = kbin(*args)
+        one_line_error(code, err)
