@@ -47,8 +47,8 @@ def emit_json(obj) -> None:
 
 
 def safe_text(message) -> str:
-    """What a message may show: the database URL's secrets hidden (kb.redact), control
-    characters of stored text escaped (kb.terminal)."""
+    """What a message may show: the database URL's secrets hidden (kb.redact); control
+    characters are escaped for all output by kb.terminal."""
     from .redact import redact_text
 
     return redact_text(str(message), os.environ.get("KB_DATABASE_URL"))
@@ -82,8 +82,9 @@ def write_atomically(path: Path, text: str) -> None:
     write_text(path, text)
 
 
-def parse_assignments(pairs) -> dict:
-    """['N=70B', 'D=1e12,2e12'] -> {'N': '70B', 'D': array([...])}."""
+def parse_assignments(pairs, sweep: bool = True) -> dict:
+    """['N=70B', 'D=1e12,2e12'] -> {'N': '70B', 'D': array([...])}. `sweep=False`: the command
+    takes one value per name, and a comma list is refused."""
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
@@ -93,6 +94,8 @@ def parse_assignments(pairs) -> dict:
             raise KbError(f"expected NAME=VALUE, got '{pair}'")
         if name in out:
             raise KbError(f"{name} is given twice")
+        if "," in value and not sweep:
+            raise KbError(f"{name}: give one value, not a list ('{value}'); sweeps work in kb eval")
         if "," in value:
             import numpy as np
 
@@ -292,7 +295,7 @@ def optimal(
     budgets = calc.parse_budgets([c for item in list(compute) + list(more or []) for c in item.split(",") if c.strip()])
     budgets.sort()  # --compute values and trailing ones arrive separately; report them in order
     target = resolve(ident)
-    held = parse_assignments(given)
+    held = parse_assignments(given, sweep=False)
     if unique_tokens is not None:
         held["U"] = unique_tokens
     result = calc.optimal(target, budgets, catalog_for(ident), held or None)
@@ -319,7 +322,7 @@ def inverse(
     from . import calc
     from .lookup import law
 
-    result = calc.inverse(law(ident), target, parse_assignments(assignments), solve_for)
+    result = calc.inverse(law(ident), target, parse_assignments(assignments, sweep=False), solve_for)
     if as_json:
         return emit_json(result)
     s = result["solved"]
@@ -562,6 +565,8 @@ def fit(
 
     if bootstrap < 0:
         raise KbError("--bootstrap must be >= 0")
+    if not 0 <= seed < 2**63:
+        raise KbError(f"--seed must be an integer from 0 to 2**63 - 1; got {seed}")
     columns = {k: v for k, v in (c.split("=", 1) if "=" in c else (c, "") for c in column or [])}
     if any(not v for v in columns.values()):
         raise KbError("--column takes ROLE=NAME, e.g. --column N=params")
@@ -693,6 +698,10 @@ def main(argv=None) -> None:
     import warnings
 
     warnings.showwarning = _show_warning
+    from .terminal import Escaping
+
+    if not isinstance(sys.stdout, Escaping):  # control characters of stored text shown escaped
+        sys.stdout, sys.stderr = Escaping(sys.stdout), Escaping(sys.stderr, keep_cr=True)
     with contextlib.suppress(ValueError):  # not in the main thread (an embedding program): leave it
         signal.signal(signal.SIGINT, _interrupt)
     try:

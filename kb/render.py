@@ -91,7 +91,29 @@ def num(value, digits: int = 4) -> str:
 
 
 def md_escape(text) -> str:
-    return re.sub(r"([\\`*_{}\[\]<>|])", r"\\\1", str(text or ""))
+    """Law-file text for Markdown: punctuation that starts markup or HTML is backslashed, and a
+    line break becomes a space, so the text cannot open a heading, list, block or raw HTML."""
+    return re.sub(r"([\\`*_{}\[\]<>|#$!~])", r"\\\1", " ".join(str(text or "").split()))
+
+
+def md_math(latex) -> str:
+    """A law's LaTeX inside `$$ ... $$`: on one line, without `$` (which would close the block)
+    and with < > & as TeX commands (so no HTML tag can form)."""
+    text = " ".join(str(latex or "").split())
+    return text.replace("$", "").replace("<", r"\lt ").replace(">", r"\gt ").replace("&", r"\&")
+
+
+def csv_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run (OWASP): text starting with = + - @, tab or CR gets a
+    leading apostrophe; a real number (-0.5, +1e3) stays as it is, readable as a number."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(text)
+            return text
+        except ValueError:
+            return "'" + text
+    return text
 
 
 SAFE_URL = re.compile(r"^(https?://[^\s\"'<>]+|doi:[^\s\"'<>]+)$", re.IGNORECASE)
@@ -279,7 +301,7 @@ def _environment(kind: str, template_dir: str):
     else:
         options["autoescape"] = kind == "html"
     env = _sandbox_class()(**options)  # a --templates file is untrusted
-    env.filters.update(num=num, si=units.format_si, mathml=mathml, md=md_escape, url=safe_url,
+    env.filters.update(num=num, si=units.format_si, mathml=mathml, md=md_escape, mdmath=md_math, url=safe_url,
                        tex=tex_escape, texmath=tex_math, texsym=tex_symbol, texnum=tex_num,
                        texprinted=tex_printed, citekey=tex_citekey)
     return env

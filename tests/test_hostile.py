@@ -454,3 +454,121 @@ def test_directories_and_missing_files_are_one_line(kbin, tmp_path):
                  ("add", tmp_path / "nope.toml")):
         code, _, err = kbin(*args)
         one_line_error(code, err)
+
+
+# ----------------------------------------------------------------------------- 4. Markdown, CSV, terminal
+
+
+def test_markdown_text_cannot_leave_its_math_block_or_inject_html(kbin, tmp_path):
+    path = law_file(tmp_path, title='"T\\n# Injected heading\\n<script>alert(1)</script>"',
+                    latex="'L = A $$\\n\\n<script>alert(2)</script>\\n\\n# Heading $$ x'")
+    code, _, err = kbin("add", path)
+    assert code == 0, err
+    out = tmp_path / "c.md"
+    code, _, err = kbin("compare", "hostile2026.one", "hoffmann2022.approach3", "--md", out)
+    assert code == 0, err
+    text = out.read_text()
+    assert "<script" not in text.lower()
+    assert not [line for line in text.splitlines() if line.startswith("# Inj") or line.startswith("# Heading")]
+    math = [line for line in text.splitlines() if line.startswith("$$")]
+    assert math and all(line.count("$$") == 2 and line.endswith("$$") for line in math)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("-0.5", "-0.5"), ("+1e3", "+1e3"), ("0.34", "0.34"), ("plain", "plain"),
+])
+def test_csv_cells_are_neutralised_but_numbers_stay_numbers(value, expected):
+    from kb.render import csv_cell
+
+    assert csv_cell(value) == expected
+
+
+def test_table_csv_of_a_hostile_law_file(kbin, tmp_path):
+    extra = 'constants.B = { value = "-0.25", unit = "=1+1", location = "@SUM(A1:A9)" }\n'
+    path = law_file(tmp_path, formula="A / N**alpha + B", extra=extra)
+    assert kbin("add", path)[0] == 0
+    code, out, err = kbin("table", "hostile2026.one", "--format", "csv")
+    assert code == 0, err
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(out)))
+    cells = [c for r in rows for c in r]
+    assert "-0.25" in cells and "'=1+1" in cells and "'@SUM(A1:A9)" in cells
+    assert not [c for c in cells if c and (c[0] in "=+@\t\r" or (c[0] == "-" and not c.lstrip("-").replace(".", "").isdigit()))]
+
+
+@pytest.mark.parametrize("evil", ["\\u001b]0;pwned\\u0007", "\\u001b]8;;http://evil\\u001b\\\\link", "nul\\u0000byte",
+                                  "\\u009b31m", "bell\\u0007\\u0008back"])
+def test_control_characters_are_shown_escaped_in_the_terminal(tmp_path, evil):
+    path = law_file(tmp_path, title=f'"Title {evil} end"')
+    env = {**os.environ, "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}"}
+    assert subprocess.run([str(KB), "add", path], env=env, capture_output=True).returncode == 0
+    for args in (["show", "hostile2026"], ["search", "Title"], ["show", "hostile2026", "--json"]):
+        proc = subprocess.run([str(KB), *args], env=env, capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        shown = proc.stdout.decode("utf-8")
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown), repr(shown)
+    assert "end" in shown and "Title" in shown
+
+
+# ----------------------------------------------------------------------------- 8. numbers and arguments
+
+
+@pytest.mark.parametrize("formula, inputs", [
+    ("(A - N)**alpha", ["N=1e6"]),               # negative to a fractional power: complex
+    ("(A - N)**alpha", ["N=1e6,10"]),            # one point of a sweep
+    ("exp(N)", ["N=1e6"]),                       # overflow
+    ("log(A - N)", ["N=1e6"]),                   # log of a negative: NaN
+    ("A * N**alpha - A * N**alpha + 1 / (N - N)", ["N=1e6"]),  # division by zero
+])
+def test_non_finite_results_are_exit_2_naming_law_and_inputs(kbin, tmp_path, formula, inputs):
+    assert kbin("add", law_file(tmp_path, formula=formula))[0] == 0
+    for extra in ([], ["--json"]):
+        code, out, err = kbin("eval", "hostile2026.one", *inputs, *extra)
+        line = one_line_error(code, err, "hostile2026.one", "N=1e+06")
+        assert out == "" and "RuntimeWarning" not in err, line
+
+
+def test_no_stray_runtime_warning_on_stderr(tmp_path):
+    env = {**os.environ, "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}", "PYTHONWARNINGS": "default"}
+    for args in (["inference", "hoffmann2022.approach3", "--target-loss", "2.0", "--inference-tokens", "1e308"],
+                 ["inference", "hoffmann2022.approach3", "--target-loss", "2.0", "--inference-tokens", "1e300"],
+                 ["eval", "hoffmann2022.approach3", "N=1e-300", "D=1e-300"]):
+        proc = subprocess.run([str(KB), *args], env=env, capture_output=True, text=True, timeout=120)
+        assert "Warning" not in proc.stderr and "encountered" not in proc.stderr, proc.stderr
+        assert proc.returncode in (0, 2) and len(proc.stderr.strip().splitlines()) <= 2
+    assert proc.returncode == 2 or "warning:" in proc.stderr
+
+
+@pytest.mark.parametrize("where, value", [("constant", "1e400"), ("constant", "-1e400"), ("expect", "1e400"),
+                                          ("expect", "1e-400")])
+def test_numbers_a_double_cannot_hold_are_refused_at_add(kbin, tmp_path, where, value):
+    if where == "constant":
+        path = law_file(tmp_path, a=value)
+    else:
+        path = law_file(tmp_path, extra=f'\n[[law.check]]\nlocation = "x"\nexpr = "L"\nexpect = "{value}"\n')
+    code, _, err = kbin("add", path)
+    one_line_error(code, err, value, "double")
+    code, out, _ = kbin("list", "--source", "hostile2026", "--json")
+    assert json.loads(out)["count"] == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["inverse", "hoffmann2022.approach3", "N=1e9,2e9", "--target", "2.0"],
+    ["optimal", "muennighoff2023.data_constrained", "--compute", "1e22", "--given", "U=1e9,2e9"],
+    ["inference", "hoffmann2022.approach3", "--target-loss", "2.0,2.1", "--inference-tokens", "1e12"],
+    ["inverse", "hoffmann2022.approach3", "--target", "2.0,2.1"],
+])
+def test_a_list_where_the_command_takes_one_value_is_exit_2(kbin, args):
+    one_line_error(*kbin(*args)[::2])
+
+
+@pytest.mark.parametrize("seed", ["-1", "1e99", "abc", str(2**64), "0x10"])
+def test_bad_seed_is_exit_2(kbin, tmp_path, seed):
+    runs = tmp_path / "runs.csv"
+    runs.write_text("N,D,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n8e8,1.6e10,2.6\n1.6e9,3.2e10,2.5\n")
+    code, _, err = kbin("fit", runs, "--bootstrap", "2", "--seed", seed)
+    one_line_error(code, err, "seed")
