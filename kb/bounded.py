@@ -24,7 +24,10 @@ def read_bytes(path, limit: "int | None" = None, what: str = "file", regular_onl
     limit = MAX_INPUT_BYTES if limit is None else limit
     try:
         if str(path) == "-":
-            return _read_capped(sys.stdin.buffer, limit, label, what)
+            if hasattr(sys.stdin, "buffer"):
+                return _read_capped(sys.stdin.buffer, limit, label, what)
+            # a text stream standing in for stdin (an embedding program, a test): capped the same
+            return _read_capped(sys.stdin, limit, label, what).encode("utf-8")
         # regular_only: a FIFO must not block the open, and a symlink is not followed
         flags = os.O_RDONLY | ((os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)) if regular_only else 0)
         fd = os.open(path, flags)
@@ -52,7 +55,7 @@ def _read_capped(f, limit: int, label: str, what: str) -> bytes:
     while True:
         chunk = f.read(min(_CHUNK, limit + 1 - size))
         if not chunk:
-            return b"".join(chunks)
+            return chunk.join(chunks)  # bytes, or str from a text stream
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
