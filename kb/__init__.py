@@ -5,12 +5,25 @@
     >>> kb.evaluate("hoffmann2022.approach3", N="70B", D="1.4T").output["value"]   # 1.9366...
     >>> kb.optimal("hoffmann2022", [5.76e23]).N                                   # array([3.219e10])
 
+    >>> kb.fit("runs.csv", form="chinchilla", tie={"alpha": "beta"}, bootstrap=200)["params"]
+
 Importing `kb` loads nothing heavy; numpy, sqlmodel and jinja2 load when first needed.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["get", "evaluate", "optimal", "inverse", "run_checks", "__version__"]
+__all__ = ["get", "evaluate", "optimal", "inverse", "run_checks", "fit", "__version__"]
+
+
+def __getattr__(name):
+    # `kb.fit(data, form="chinchilla", ...)`: the submodule kb.fit is callable (see its end);
+    # loaded on first use, so `import kb` stays free of numpy
+    if name == "fit":
+        import importlib
+
+        return importlib.import_module(".fit", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def get(ident: str):
     """A law (by id, e.g. 'hoffmann2022.approach3') or a source (by bibkey), published or the user's."""

@@ -7,6 +7,7 @@ the offset, whatever the locale.
 """
 
 import errno
+import io
 import os
 import stat
 import sys
@@ -73,3 +74,45 @@ def read_text(path, limit: "int | None" = None, what: str = "file") -> str:
     label = "stdin" if str(path) == "-" else str(path)
     text = decode(read_bytes(path, limit, what), label, what)
     return text[1:] if text.startswith("\ufeff") else text
+
+
+class _Capped(io.RawIOBase):
+    """A binary file that raises BadFile once more than `limit` bytes have been read from it."""
+
+    def __init__(self, f, limit: int, label: str, what: str):
+        self._f, self._left, self._label, self._what, self._limit = f, limit, label, what, limit
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self._f.read(min(len(buffer), self._left + 1))
+        if len(data) > self._left:
+            raise BadFile(f"{self._what} {self._label}: larger than the limit of {self._limit // 2**20} MB")
+        self._left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        self._f.close()
+        super().close()
+
+
+def open_text(path, limit: "int | None" = None, what: str = "file", encoding: str = "utf-8"):
+    """A text stream over `path` for reading as it goes (rows of a large CSV), strictly decoded,
+    that stops with BadFile past `limit` bytes; a directory or missing file is BadFile at once."""
+    label = str(path)
+    limit = MAX_INPUT_BYTES if limit is None else limit
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise BadFile(f"{what} {label}: no such file") from None
+    except IsADirectoryError:
+        raise BadFile(f"{what} {label}: is a directory") from None
+    except OSError as exc:
+        raise BadFile(f"{what} {label}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise BadFile(f"{what} {label}: is a directory")
+    return io.TextIOWrapper(io.BufferedReader(_Capped(f, limit, label, what)), encoding=encoding,
+                            errors="strict", newline="")

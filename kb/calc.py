@@ -27,6 +27,10 @@ def quiet_numpy(fn):
     return wrapper
 
 COMPUTE_PER_PARAM_TOKEN = 6.0  # C = 6ND: forward + backward FLOPs per parameter per token
+# an allocation spending more than the budget by more than this is flagged: a paper's table
+# prints N and D to 2-3 digits, so 6ND of a row may exceed the printed FLOPs by about 1% from
+# rounding alone; more than that is a real overspend worth saying
+OVER_BUDGET_TOLERANCE = 0.015
 
 
 # ----------------------------------------------------------------------------- compiled laws
@@ -51,8 +55,34 @@ class Compiled:
         return self.main(self.env(inputs))
 
 
+class Interpolated:
+    """One column of a printed table as a function of its first column: straight lines in
+    log-log between rows (a power law between neighbouring points), and outside the rows the
+    end segments extended (the caller warns: extrapolated)."""
+
+    def __init__(self, table, var: str, column: str):
+        self.var, self.names, self.text = var, frozenset([var]), f"{column} from {table.location}"
+        self._lx = np.log(np.array(table.column(var)))
+        self._ly = np.log(np.array(table.column(column)))
+
+    def __call__(self, env: dict):
+        lx = np.log(np.asarray(env[self.var], dtype=float))
+        i = np.clip(np.searchsorted(self._lx, lx) - 1, 0, len(self._lx) - 2)
+        slope = (self._ly[i + 1] - self._ly[i]) / (self._lx[i + 1] - self._lx[i])
+        return np.exp(self._ly[i] + slope * (lx - self._lx[i]))
+
+
+def _compiled_table(law: Law) -> Compiled:
+    var = law.variables[0].symbol
+    return Compiled(law, Interpolated(law.table, var, law.predicts.symbol), [],
+                    [(o.symbol, Interpolated(law.table, var, o.symbol)) for o in law.outputs],
+                    {c.symbol: c.value for c in law.constants if not c.missing})
+
+
 @lru_cache(maxsize=512)
 def compiled(law: Law) -> Compiled:
+    if law.table is not None:
+        return _compiled_table(law)
     if law.kind == "qualitative" or not law.formula:
         raise KbError(f"{law.id} is a qualitative entry: it states claims, not a formula to evaluate")
     if law.missing_constants:
@@ -106,6 +136,23 @@ class Result:
         return out
 
 
+def sweep(raw: dict, grid: bool = False) -> dict:
+    """Inputs with lists (sweeps): lists of one length are paired element by element; `grid`
+    takes every combination instead (the cross product, first name varying slowest)."""
+    lists = {k: np.asarray(v, dtype=float) for k, v in raw.items() if isinstance(v, np.ndarray)}
+    if not lists:
+        return raw
+    if grid:
+        names = list(lists)
+        mesh = np.meshgrid(*(lists[k] for k in names), indexing="ij")
+        return {**raw, **{k: m.reshape(-1) for k, m in zip(names, mesh)}}
+    lengths = {k: len(v) for k, v in lists.items()}
+    if len(set(lengths.values())) > 1:
+        given = " and ".join(f"{k} has {n} values" for k, n in lengths.items())
+        raise KbError(f"{given}: give lists of equal length (paired element by element) or --grid for every combination")
+    return raw
+
+
 def parse_inputs(law: Law, raw: "dict[str, object]") -> "tuple[dict, dict]":
     """User inputs ({'N': '70B'}) -> (native arrays or floats, user-unit values for display)."""
     known = {v.symbol: v for v in law.variables}
@@ -144,6 +191,10 @@ def range_warnings(law: Law, native: dict) -> "list[str]":
         outside = (value < lo * (1 - 1e-9)) | (value > hi * (1 + 1e-9))
         if np.any(outside):
             where = f"{int(outside.sum())} of {value.size} values" if value.size > 1 else f"{value.reshape(-1)[0]:.4g}"
+            if law.table is not None:
+                out.append(f"{law.id}: {var.symbol} = {where} outside the rows of {law.table.location} "
+                           f"[{lo:.3g}, {hi:.3g}] {var.unit}: extrapolated along the end rows' log-log slope")
+                continue
             out.append(f"{law.id}: {var.symbol} = {where} outside the fitted range "
                        f"[{lo:.3g}, {hi:.3g}] {var.unit}: extrapolation")
     return out
@@ -292,16 +343,29 @@ class Allocation:
     loss_law: str = ""
     warnings: list = field(default_factory=list)
 
+    # the compute the law was evaluated at, when it is not the budget (Kaplan's C_min = C / 2)
+    law_compute: "dict | None" = None  # {"symbol", "values" (FLOP), "relation", "location"}
+
     def as_json(self) -> dict:
         rows = []
         for i, c in enumerate(self.compute):
             n, d = float(self.N[i]), float(self.D[i])
-            rows.append({
+            spent = COMPUTE_PER_PARAM_TOKEN * n * d  # what the allocation really costs, 6ND
+            row = {
                 "compute": float(c), "N": _jsonable(n), "D": _jsonable(d),
                 "loss": None if self.loss is None else _jsonable(self.loss[i]),
-                "tokens_per_param": _jsonable(d / n) if n > 0 else None})
-        return {"law": self.law, "method": self.method, "loss_law": self.loss_law or None,
-                "results": rows, "warnings": self.warnings}
+                "tokens_per_param": _jsonable(d / n) if n > 0 else None,
+                "flops_spent": _jsonable(spent), "spent_over_budget": _jsonable(spent / float(c)),
+                "over_budget": bool(spent > float(c) * (1 + OVER_BUDGET_TOLERANCE))}
+            if self.law_compute:
+                row["law_compute"] = {"symbol": self.law_compute["symbol"],
+                                      "value": _jsonable(self.law_compute["values"][i]), "unit": "FLOP"}
+            rows.append(row)
+        out = {"law": self.law, "method": self.method, "loss_law": self.loss_law or None,
+               "results": rows, "warnings": self.warnings}
+        if self.law_compute:
+            out["law_compute"] = {k: v for k, v in self.law_compute.items() if k != "values"}
+        return out
 
 
 def parse_budgets(values) -> np.ndarray:
@@ -332,7 +396,7 @@ def optimal(target: "Law | Source", compute, catalog, given: "dict | None" = Non
         return _loss_optimum(law, compute, _fixed_inputs(law, given or {}))
     if given:
         raise KbError(f"{law.id}: --given applies only to loss laws of N and D")
-    if law.kind == "allocation":
+    if law.kind == "allocation" or (law.kind == "tabulated" and variable_of(law, "compute")):
         return _allocation_law(law, None, compute)
     raise KbError(f"{law.id} is a {law.kind} law; 'optimal' needs a loss law of N and D, an allocation law or a source")
 
@@ -364,8 +428,15 @@ def _compute_inputs(law: Law, compute) -> "tuple[dict, list]":
     var = variable_of(law, "compute")
     if var is None or len(law.variables) != 1:
         raise KbError(f"{law.id} is not a function of compute alone")
-    native = {var.symbol: units.to_native(compute, None, var.unit, var.symbol)}
+    native = {var.symbol: units.to_native(law_compute(law, compute), None, var.unit, var.symbol)}
     return native, range_warnings(law, native)
+
+
+def law_compute(law: Law, compute):
+    """The FLOPs the law's compute variable takes for a training budget C (FLOPs spent)."""
+    if law.budget is None:
+        return compute
+    return formula_lang.parse(law.budget.formula, {"C"})({"C": np.asarray(compute, dtype=float)}) * np.ones_like(compute)
 
 
 def _allocation_law(n_law: Law, d_law: "Law | None", compute) -> Allocation:
@@ -385,7 +456,17 @@ def _allocation_law(n_law: Law, d_law: "Law | None", compute) -> Allocation:
         d = compute / (COMPUTE_PER_PARAM_TOKEN * n)
         method = f"allocation law {n_law.id}, D = C / (6 N)"
         warns.append(f"{n_law.id} gives N only; D derived from C = 6ND")
-    return Allocation(n_law.id if d_law is None else f"{n_law.id} + {d_law.id}", method, compute, n, d, None, "", warns)
+    if n_law.table is not None:
+        method = f"{n_law.table.location} interpolated log-log between its rows"
+    alloc = Allocation(n_law.id if d_law is None else f"{n_law.id} + {d_law.id}", method, compute, n, d, None, "", warns)
+    if n_law.budget is not None:
+        var = variable_of(n_law, "compute")
+        b = n_law.budget
+        alloc.law_compute = {"symbol": var.symbol, "values": law_compute(n_law, compute),
+                             "relation": f"{var.symbol} = {b.formula}", "location": b.location,
+                             "note": b.note or None}
+        alloc.method += f"; evaluated at {var.symbol} = {b.formula} ({b.location})"
+    return alloc
 
 
 def _source_optimal(source: Source, compute, catalog) -> Allocation:
@@ -398,6 +479,14 @@ def _source_optimal(source: Source, compute, catalog) -> Allocation:
         result = optimal(catalog.law(source.headline_loss), compute, catalog)
     else:
         raise KbError(f"{source.bibkey} names no headline allocation or loss law; pick one of its laws")
+    result = with_headline_loss(result, source, catalog)
+    result.method = f"{result.method} (headline allocation of {source.bibkey})"
+    result.law = source.bibkey
+    return result
+
+
+def with_headline_loss(result: Allocation, source: Source, catalog) -> Allocation:
+    """An allocation law gives N and D only: its loss is the source's headline loss law there."""
     if result.loss is None and source.headline_loss:
         loss_law = catalog.law(source.headline_loss)
         if loss_over_ND(loss_law):
@@ -407,8 +496,6 @@ def _source_optimal(source: Source, compute, catalog) -> Allocation:
             result.loss = native_eval(loss_law, native)[0]
             result.loss_law = loss_law.id
             result.warnings += range_warnings(loss_law, native)
-    result.method = f"{result.method} (headline allocation of {source.bibkey})"
-    result.law = source.bibkey
     return result
 
 

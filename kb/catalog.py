@@ -24,8 +24,43 @@ class Catalog:
     def ids(self) -> "list[str]":
         return sorted(self.laws) + sorted(self.sources)
 
+    def _folded(self) -> dict:
+        """Lower-cased ids and source aliases -> canonical id (built on first use, so that a
+        pickled catalog from an older kb needs nothing new)."""
+        table = self.__dict__.get("_folded_ids")
+        if table is None:
+            table = {}
+            for ident in list(self.laws) + list(self.aliases):
+                table.setdefault(ident.lower(), self.aliases.get(ident, ident))
+            for source in self.sources.values():
+                for name in (source.bibkey, *getattr(source, "aliases", ())):
+                    table.setdefault(name.lower(), source.bibkey)
+            self.__dict__["_folded_ids"] = table
+        return table
+
+    def canonical(self, ident: str) -> "str | None":
+        """The id an input means: exact, else case-insensitive, else a source alias, also as
+        the prefix of a law id ('Chinchilla.approach3' -> 'hoffmann2022.approach3')."""
+        if ident in self.laws or ident in self.sources or ident in self.aliases:
+            return ident
+        folded = self._folded()
+        low = ident.strip().lower()
+        if low in folded:
+            return folded[low]
+        head, dot, rest = low.partition(".")
+        if dot and head in folded and folded[head] in self.sources:
+            return folded.get(f"{folded[head]}.{rest}".lower())
+        return None
+
+    def suggestions(self) -> "list[str]":
+        """What an unknown id is compared with: ids and the names people use (aliases)."""
+        names = self.ids()
+        for source in self.sources.values():
+            names += list(getattr(source, "aliases", ()))
+        return names
+
     def has(self, ident: str) -> bool:
-        return ident in self.laws or ident in self.sources or ident in self.aliases
+        return self.canonical(ident) is not None
 
     def law(self, ident: str) -> Law:
         if ident in self.laws:
@@ -34,14 +69,18 @@ class Catalog:
             target = self.aliases[ident]
             warnings.warn(f"'{ident}' is an older name of '{target}'", DeprecationWarning, stacklevel=2)
             return self.laws[target]
+        found = self.canonical(ident)
+        if found in self.laws:
+            return self.laws[found]
         raise UnknownId("law", ident, list(self.laws) + list(self.aliases))
 
     def resolve(self, ident: str) -> "Law | Source":
-        if ident in self.sources:
-            return self.sources[ident]
-        if ident in self.laws or ident in self.aliases:
-            return self.law(ident)
-        raise UnknownId("law or source", ident, self.ids())
+        found = self.canonical(ident)
+        if found in self.sources:
+            return self.sources[found]
+        if found is not None:
+            return self.law(found)
+        raise UnknownId("law or source", ident, self.suggestions())
 
     def laws_of(self, bibkey: str) -> "list[Law]":
         return [law for law in self.laws.values() if law.source == bibkey]
@@ -61,8 +100,11 @@ def read_file(path: Path, origin: str = "user") -> "tuple[Source, list[Law]]":
     return load_document(schema_document(path), Path(path).name, origin)
 
 
+MODELS_FILE = "models.toml"  # models whose paper is not a source here (kb/models.py reads it)
+
+
 def law_files() -> "list[Path]":
-    return sorted(resources.laws_dir().glob("*.toml"))
+    return sorted(p for p in resources.laws_dir().glob("*.toml") if p.name != MODELS_FILE)
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +144,8 @@ def _cache_path() -> "Path | None":
             root = platformdirs.user_cache_path("scaling-kb")
         except Exception:
             return None
-    code = hashlib.sha256(Path(__file__).with_name("schema.py").read_bytes()).hexdigest()[:16]
+    code = hashlib.sha256(Path(__file__).with_name("schema.py").read_bytes()
+                          + Path(__file__).read_bytes()).hexdigest()[:16]
     return Path(root) / f"catalog-{digest()[:24]}-{code}.pickle"
 
 

@@ -2,7 +2,8 @@
 
 A check's expression is written in the formula language over the law's constants and `where`
 names, plus four functions in the law's native units: law(NAME=value, ...) evaluates the law,
-N_opt(C), D_opt(C), L_opt(C) give the numeric optimum of a loss law on C = 6ND.
+N_opt(C), D_opt(C), L_opt(C) give the numeric optimum of a loss law on C = 6ND (of a
+tabulated allocation: its interpolated columns).
 """
 
 import math
@@ -36,6 +37,9 @@ def _functions(law: Law) -> dict:
 
     def opt(index):
         def fn(C):
+            if law.table is not None:  # a tabulated allocation: its own columns, not an optimum
+                main, extra = calc.native_eval(law, {law.variables[0].symbol: float(C)})
+                return main if index == 0 else extra[("N_opt", "D_opt", "L_opt")[index]]
             return calc.native_optimum(law, np.array([float(C)]))[index][0]
         return fn
 

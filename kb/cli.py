@@ -20,7 +20,7 @@ from . import __version__
 from .errors import KbError
 
 app = typer.Typer(
-    name="kb", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    name="kb", no_args_is_help=True, add_completion=True, rich_markup_mode=None,
     pretty_exceptions_enable=False,
     help="A knowledge base of published neural scaling laws, and a calculator over it.\n\n"
          "Numbers are in parameters, tokens and FLOPs (70B, 1.4T, 5.76e23, '6666 PF-days'). "
@@ -48,7 +48,7 @@ def emit_json(obj) -> None:
 
 def safe_text(message) -> str:
     """What a message may show: the database URL's secrets hidden (kb.redact); control
-    characters are escaped for all output by kb.terminal."""
+    characters are escaped for all output by kb.printable."""
     from .redact import redact_text
 
     return redact_text(str(message), os.environ.get("KB_DATABASE_URL"))
@@ -144,17 +144,14 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """List the laws in the store (published and your own)."""
-    from .lookup import full_catalog
+    from .lookup import query
     from .schema import KINDS
-    from .store import Store
 
     if kind and kind not in KINDS:
         from .errors import UnknownId
 
         raise UnknownId("kind", kind, KINDS)
-    store = Store()
-    ids = store.query(kind=kind, tag=tag, source=source, year=year, verified=verified)
-    cat = full_catalog(store=store)
+    cat, ids = query(kind=kind, tag=tag, source=source, year=year, verified=verified)
     laws = [cat.laws[i] for i in ids]
     if as_json:
         from .views import list_json
@@ -164,8 +161,11 @@ def list_(
     if not laws:
         typer.echo("no laws match")
         return
-    typer.echo(table(["id", "kind", "title", "verified"],
-                     [[law.id, law.kind, law.title, "yes" if law.verified else "no"] for law in laws]))
+    from .terminal import fit_table
+    from .views import status
+
+    typer.echo(fit_table(["id", "kind", "title", "status"], [[law.id, law.kind, law.title, status(law)] for law in laws],
+                         left=(0, 1, 2, 3), shrink=(2, 0)))
     typer.echo(f"\n{len(laws)} laws from {len({law.source for law in laws})} sources")
 
 
@@ -183,14 +183,23 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
         source = cat.sources[target.source]
         if as_json:
             return emit_json(data)
-        typer.echo(f"{target.id}: {target.title}  [{target.kind}{'' if target.verified else ', UNVERIFIED'}]")
+        from .views import status
+
+        flag = {"verified": "", "unverified": ", UNVERIFIED"}.get(status(target), f", {status(target)}")
+        typer.echo(f"{target.id}: {target.title}  [{target.kind}{flag}]")
         typer.echo(f"source: {source.short} ({source.bibkey}, {source.year}); {target.location}")
         if target.formula:
             typer.echo(f"\n  {target.predicts.symbol} = {target.formula}    [{target.predicts.unit}: {target.predicts.quantity}]")
+        if target.table:
+            typer.echo(f"\n  tabulated in {target.table.location} (log-log interpolation between rows; outside, extrapolated):")
+            typer.echo(table(list(target.table.columns), [list(r) for r in target.table.rows]))
+        if target.budget:
+            typer.echo(f"  budget: {target.variables[0].symbol} = {target.budget.formula} for C FLOPs spent [{target.budget.location}]")
         for name, expr in target.where:
             typer.echo(f"  where {name} = {expr}")
         for out in target.outputs:
-            typer.echo(f"  also {out.symbol} = {out.formula}    [{out.unit}]")
+            if out.formula:
+                typer.echo(f"  also {out.symbol} = {out.formula}    [{out.unit}]")
         if target.variables:
             typer.echo("\nvariables:")
             for v in target.variables:
@@ -235,21 +244,23 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
 def search(text: str = typer.Argument(..., help="Words to find (all must match): a symbol, quantity, dataset, author, tag..."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Find laws by text, symbol, quantity, kind, dataset or author."""
-    from .lookup import full_catalog
-    from .store import Store
+    from .lookup import query
+    from .query import rank
 
     if not text.strip():
         raise KbError("search needs some text")
-    store = Store()
-    ids = store.query(text_=text)
-    cat = full_catalog(store=store)
+    cat, ids = query(text_=text)
+    ids = rank(ids, text, cat)
     if as_json:
         return emit_json({"query": text, "count": len(ids),
                           "laws": [{"id": i, "title": cat.laws[i].title, "kind": cat.laws[i].kind} for i in ids]})
     if not ids:
         typer.echo(f"nothing matches '{text}'")
         return
-    typer.echo(table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids]))
+    from .terminal import fit_table
+
+    typer.echo(fit_table(["id", "kind", "title"], [[i, cat.laws[i].kind, cat.laws[i].title] for i in ids],
+                         left=(0, 1, 2), shrink=(2, 0)))
 
 
 # ----------------------------------------------------------------------------- calculate
@@ -257,8 +268,10 @@ def search(text: str = typer.Argument(..., help="Words to find (all must match):
 
 @app.command("eval")
 def eval_(
-    ident: str = typer.Argument(..., metavar="LAW", help="Law id, e.g. hoffmann2022.approach3."),
-    assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs, e.g. N=70B D=1.4T (comma lists evaluate a sweep)."),
+    ident: str = typer.Argument(..., metavar="LAW", help="Law id (hoffmann2022.approach3), or a source for its headline loss law (chinchilla)."),
+    assignments: Optional[List[str]] = typer.Argument(None, metavar="NAME=VALUE...", help="Inputs, e.g. N=70B D=1.4T; comma lists sweep (equal lengths are paired)."),
+    grid: bool = typer.Option(False, "--grid", help="Evaluate every combination of the lists (cross product) instead of pairing them."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Take N, D (and C) from a stored model, e.g. chinchilla (see kb models)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Evaluate a law at given inputs (warns outside the fitted range)."""
@@ -266,14 +279,73 @@ def eval_(
     from .lookup import law
 
     target = law(ident)
-    result = calc.evaluate(target, parse_assignments(assignments))
+    caveats = []
+    if model:
+        from . import models
+
+        result, data = models.evaluate_at(target, models.get_model(model), parse_assignments(assignments))
+        caveats = data["caveats"]
+    else:
+        result = calc.evaluate(target, calc.sweep(parse_assignments(assignments), grid))
+        data = result.as_json()
     if as_json:
-        return emit_json(result.as_json())
+        return emit_json(data)
     out = result.output
-    typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
-    for a in result.also:
-        typer.echo(f"{a['symbol']} = {g(a['value'])} {a['unit']}")
+    if model:
+        typer.echo(f"at {data['model']['display']}: " + ", ".join(f"{k} = {g(v)}" for k, v in data["inputs"].items()))
+    if isinstance(out["value"], list):  # a sweep: one row per point, the inputs repeated
+        from .terminal import fit_table, sig
+
+        columns = {**result.inputs, out["symbol"]: out["value"], **{a["symbol"]: a["value"] for a in result.also}}
+        typer.echo(f"{target.id}: {out['quantity']} [{out['unit']}]")
+        typer.echo(fit_table(list(columns), [[sig(v[i] if isinstance(v, list) else v, 4) for v in columns.values()]
+                                             for i in range(len(out["value"]))]))
+    else:
+        typer.echo(f"{out['symbol']} = {g(out['value'])} {out['unit']}    ({target.id}: {out['quantity']})")
+        for a in result.also:
+            typer.echo(f"{a['symbol']} = {g(a['value'])} {a['unit']}")
+    for c in caveats:
+        typer.echo(f"caveat: {c}")
     warn(result.warnings)
+
+
+@app.command()
+def model(name: str = typer.Argument(..., metavar="NAME", help="A model name or alias: chinchilla, gpt-3, llama3-405b..."),
+          as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Show a trained model as stored: parameters, tokens, FLOPs, tokenizer, each with its location."""
+    from . import models
+
+    data = models.model_json(models.get_model(name))
+    if as_json:
+        return emit_json(data)
+    typer.echo(f"{data['name']}: {data['display']}  [source {data['source']}]"
+               + ("" if data["verified"] else "  (some figures unverified)"))
+    if data["aliases"]:
+        typer.echo(f"aliases: {', '.join(data['aliases'])}")
+    for quantity, f in data["figures"].items():
+        flag = "" if f["verified"] else " (unverified)"
+        typer.echo(f"  {quantity} = {g(f['value'])}  (printed {f['printed'] or '—'}) [{f['location']}]{flag}"
+                   + (f"; {f['note']}" if f["note"] else ""))
+    typer.echo(f"  tokens per parameter = {g(data['tokens_per_param'], 3)}")
+    for key in ("tokenizer", "dataset"):
+        if data[key]:
+            typer.echo(f"  {key}: {data[key]}")
+    for n in data["notes"]:
+        typer.echo(f"note: {n['text']}{' [' + n['location'] + ']' if n['location'] else ''}")
+
+
+@app.command("models")
+def models_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """List the stored models (by training compute), with parameters, tokens and FLOPs."""
+    from . import models
+
+    data = models.models_json()
+    if as_json:
+        return emit_json(data)
+    typer.echo(table(["name", "params", "tokens", "FLOPs", "source", "verified"],
+                     [[m["name"], g(m["params"], 4), g(m["tokens"], 3),
+                       g(m["flops"], 3) + (" (6ND)" if m["flops_derived"] else ""), m["source"],
+                       "yes" if m["verified"] else "partly"] for m in data["models"]]))
 
 
 @app.command()
@@ -364,13 +436,21 @@ def compare(
     md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown report to this file."),
     tex: Optional[Path] = typer.Option(None, "--tex", help="Write a LaTeX document (booktabs tables, \\citet keys of references.bib) to this file."),
     templates: Optional[Path] = typer.Option(None, "--templates", help="A directory whose templates override the packaged ones."),
+    compute: Optional[List[str]] = typer.Option(None, "--compute", "--budgets", "-c", help="Compute budgets of the grid in FLOPs (repeat or comma-list: 1e21,1e23,5.76e23); default 1e19..1e26."),
+    models: Optional[str] = typer.Option(None, "--models", help="Place trained models on the plots, e.g. gpt3,chinchilla,llama3-405b (see kb models)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss at 1e19..1e26 FLOP."""
+    """Compare laws or sources: forms, constants, caveats, and N_opt, D_opt, loss on a grid of budgets
+    (default 1e19..1e26 FLOP), with the FLOPs each allocation really spends (6ND)."""
     from . import compare as compare_mod
 
     check_templates(templates)
-    result = compare_mod.compare_ids(idents)
+    budgets = compare_mod.DEFAULT_BUDGETS
+    if compute:
+        from .calc import parse_budgets
+
+        budgets = sorted(parse_budgets([c for item in compute for c in item.split(",") if c.strip()]))
+    result = compare_mod.compare_ids(idents, budgets, models=[models] if models else None)
     outputs = [(path, fmt) for path, fmt in ((html, "html"), (md, "md"), (tex, "tex")) if path is not None]
     for path, fmt in outputs:
         write_atomically(path, compare_mod.document(result, fmt, templates))
@@ -381,40 +461,68 @@ def compare(
     print_comparison(result)
 
 
+def print_models_overlay(overlay: dict) -> None:
+    typer.echo("\nTrained models against the laws (loss = the law at the model's N and D):")
+    items = list(dict.fromkeys(r["item"] for r in overlay["losses"]))
+    rows = []
+    for m in overlay["models"]:
+        losses = {r["item"]: r["loss"] for r in overlay["losses"] if r["model"] == m["name"]}
+        rows.append([m["display"], g(m["params"], 3), g(m["tokens"], 3),
+                     g(m["flops"], 3) + (" (6ND)" if m["flops_derived"] else "")] + [g(losses.get(i)) for i in items])
+    typer.echo(table(["model", "N", "D", "C (FLOP)"] + [f"loss {i}" for i in items], rows))
+
+
 def check_templates(templates: Optional[Path]) -> None:
     if templates is not None and not templates.is_dir():
         raise KbError(f"--templates {templates}: not a directory")
 
 
 def print_comparison(result: dict) -> None:
+    from .terminal import fit_table, flops, si, sig, wrap
+
+    for notice in result["notices"]:
+        typer.echo(wrap(f"NOTE: {notice}"))
     for law in result["laws"]:
-        typer.echo(f"== {law['id']}: {law['title']} [{law['kind']}]")
+        typer.echo(wrap(f"== {law['id']}: {law['title']} [{law['kind']}]"))
         if law["formula"]:
-            typer.echo(f"   {law['predicts']['symbol']} = {law['formula']}")
+            typer.echo(wrap(f"   {law['predicts']['symbol']} = {law['formula']}", indent="     "))
         for sym, c in law["constants"].items():
             value = "not available" if c["missing"] else c["value"]
-            typer.echo(f"   {sym} = {value} {c['unit'] or ''}  [{c['location']}]{'' if c['verified'] else ' (unverified)'}")
-    typer.echo("\nCaveats (not directly comparable):")
-    for c in result["caveats"]:
-        typer.echo(f" - {c}")
-    preds = [p for p in result["predictions"] if p["available"]]
+            typer.echo(wrap(f"   {sym} = {value} {c['unit'] or ''}  [{c['location']}]{'' if c['verified'] else ' (unverified)'}",
+                            indent="     "))
+        if law.get("table"):
+            typer.echo(wrap(f"   {len(law['table']['rows'])} rows as printed in {law['table']['location']} "
+                            f"(kb show {law['id']})", indent="     "))
+    for h in result["headlines"]:
+        if h["why"]:
+            typer.echo(wrap(f"\nHeadline of {h['source']}: {h['allocation']}. {h['why']}"))
+    if result["caveats"]:
+        typer.echo("\nCaveats (not directly comparable):")
+        for c in result["caveats"]:
+            typer.echo(wrap(f" - {c}", indent="   "))
+    if result.get("models"):
+        print_models_overlay(result["models"])
     for p in result["predictions"]:
         if not p["available"]:
-            typer.echo(f"\n{p['label']}: no allocation ({p['reason']})")
-    if not preds:
-        return
-    headers = ["C (FLOP)"] + [f"N_opt {p['id']}" for p in preds] + [f"D_opt {p['id']}" for p in preds]
-    headers += [f"loss {p['id']}" for p in preds]
-    rows = []
-    for i, c in enumerate(result["budgets"]):
-        row = [g(c, 3)] + [g(p["results"][i]["N"], 3) for p in preds] + [g(p["results"][i]["D"], 3) for p in preds]
-        rows.append(row + [g(p["results"][i]["loss"]) for p in preds])
-    typer.echo("\nCompute-optimal allocation:")
-    typer.echo(table(headers, rows))
+            typer.echo(wrap(f"\n{p['label']}: no allocation ({p['reason']})"))
+            continue
+        typer.echo(wrap(f"\n{p['label']} [{p['id']}]: {p['method']}" + (f"; loss from {p['loss_law']}" if p["loss_law"] else "")))
+        lc = p.get("law_compute")
+        headers = ["C (FLOP)"] + ([f"{lc['symbol']} (FLOP)"] if lc else []) + ["N_opt", "D_opt", "D/N", "6ND/C", "loss", "range"]
+        rows = []
+        for r in p["results"]:
+            spent = sig(r["spent_over_budget"], 3) + (" OVER" if r["over_budget"] else "")
+            rows.append([flops(r["compute"])] + ([flops(r["law_compute"]["value"])] if lc else [])
+                        + [si(r["N"]), si(r["D"]), sig(r["tokens_per_param"], 3), spent, sig(r["loss"], 4),
+                           "fitted" if r["in_fitted_range"] else "extrap."])
+        typer.echo(fit_table(headers, rows, left=(len(headers) - 1,)))
     for ratio in result["ratios"]:
         typer.echo(f"\nRatio {ratio['numerator']} / {ratio['denominator']}:")
-        typer.echo(table(["C (FLOP)", "N ratio", "D ratio", "loss ratio"],
-                         [[g(r["compute"], 3), g(r["N"], 3), g(r["D"], 3), g(r["loss"], 3)] for r in ratio["rows"]]))
+        typer.echo(fit_table(["C (FLOP)", "N ratio", "D ratio", "6ND ratio", "loss ratio"],
+                             [[flops(r["compute"]), sig(r["N"], 3), sig(r["D"], 3), sig(r["spent"], 3), sig(r["loss"], 3)]
+                              for r in ratio["rows"]]))
+        if ratio["loss_note"]:
+            typer.echo(wrap(f"loss ratio: {ratio['loss_note']}"))
 
 
 @app.command()
@@ -522,30 +630,31 @@ def check(
 
 @app.command()
 def cite(
-    ident: str = typer.Argument(..., metavar="ID", help="A source bibkey or a law id."),
+    idents: List[str] = typer.Argument(..., metavar="ID...", help="Source bibkeys, aliases (chinchilla) or law ids."),
     fmt: str = typer.Option("bibtex", "--format", "-f", help="bibtex, text or markdown."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Print the reference of a source (from references.bib)."""
+    """Print the references of one or more sources (from references.bib)."""
     from . import cite as cite_mod
+    from .lookup import resolve
 
     if fmt not in ("bibtex", "text", "markdown"):
         raise KbError(f"unknown format '{fmt}'; use bibtex, text or markdown")
-    key = ident.split(".")[0]
-    if key not in cite_mod.keys():
-        from .lookup import resolve
-
-        resolve(ident)  # unknown ids get the closest ones
-        raise KbError(f"'{key}' has no entry in references.bib")
-    if fmt == "bibtex":
-        out = cite_mod.bibtex(key)
-    elif fmt == "text":
-        out = cite_mod.text(key)
-    else:
-        out = cite_mod.markdown(key)
+    keys = []
+    for ident in idents:
+        target = resolve(ident)  # aliases and case; unknown ids get the closest ones
+        key = getattr(target, "source", None) or target.bibkey
+        if key not in cite_mod.keys():
+            raise KbError(f"'{key}' has no entry in references.bib")
+        if key not in keys:
+            keys.append(key)
+    render = {"bibtex": cite_mod.bibtex, "text": cite_mod.text, "markdown": cite_mod.markdown}[fmt]
+    outs = [render(key) for key in keys]
     if as_json:
-        return emit_json({"key": key, "format": fmt, "citation": out, "reference": cite_mod.reference(key)})
-    typer.echo(out)
+        entries = [{"key": k, "format": fmt, "citation": o, "reference": cite_mod.reference(k)} for k, o in zip(keys, outs)]
+        # one key keeps the shape scripts rely on; several give a list of the same entries
+        return emit_json(entries[0] if len(entries) == 1 else {"format": fmt, "citations": entries})
+    typer.echo(("\n\n" if fmt == "bibtex" else "\n").join(o.rstrip("\n") for o in outs))
 
 
 @app.command()
@@ -557,7 +666,17 @@ def fit(
     approach: int = typer.Option(3, "--approach", help="3: parametric fit; 2: IsoFLOP parabolas then a power law (biased; see notes)."),
     column: Optional[List[str]] = typer.Option(None, "--column", metavar="ROLE=NAME", help="Map a form variable to a CSV column, e.g. N=params."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-    save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1)."),
+    save: Optional[str] = typer.Option(None, "--save", metavar="ID", help="Store the fitted law as ID (bibkey.name, e.g. mylab2026.fit1); several fits of one bibkey live side by side."),
+    replace: bool = typer.Option(False, "--replace", help="With --save: overwrite an earlier fit saved under the same ID."),
+    budget: Optional[str] = typer.Option(None, "--budget", help="Compute (FLOPs) at which N_opt, D_opt, L_opt are reported (default: the largest 6ND among the runs)."),
+    weights: Optional[str] = typer.Option(None, "--weights", metavar="COL", help="Column of row weights (default: a 'weight' column when present)."),
+    fix: Optional[List[str]] = typer.Option(None, "--fix", metavar="NAME=V", help="Hold a parameter fixed, e.g. --fix alpha=0.34 (repeatable)."),
+    tie: Optional[List[str]] = typer.Option(None, "--tie", metavar="A=B", help="One parameter for two, e.g. --tie alpha=beta (Gadre et al.)."),
+    bounds: Optional[List[str]] = typer.Option(None, "--bounds", metavar="NAME=LO:HI", help="Search bounds, e.g. --bounds E=0.5:3 (repeatable)."),
+    starts: Optional[List[str]] = typer.Option(None, "--starts", metavar="K|NAME=LO:HI:COUNT", help="Grid points polished (e.g. 16), or a start grid for an exponent (alpha=0.1:1.2:12)."),
+    predict: Optional[List[str]] = typer.Option(None, "--predict", metavar="N=70B,D=1.4T", help="The fitted loss at these inputs, with its bootstrap interval."),
+    compare: Optional[str] = typer.Option(None, "--compare", metavar="LAW", help="Whether a published law's constants lie within the fit's intervals."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write a report: data and fit on log axes, residuals, intervals, comparison."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Fit a published law's form to your own training runs, with bootstrap confidence intervals."""
@@ -567,6 +686,8 @@ def fit(
         raise KbError("--bootstrap must be >= 0")
     if not 0 <= seed < 2**63:
         raise KbError(f"--seed must be an integer from 0 to 2**63 - 1; got {seed}")
+    if replace and not save:
+        raise KbError("--replace needs --save ID")
     columns = {k: v for k, v in (c.split("=", 1) if "=" in c else (c, "") for c in column or [])}
     if any(not v for v in columns.values()):
         raise KbError("--column takes ROLE=NAME, e.g. --column N=params")
@@ -576,27 +697,87 @@ def fit(
         def progress(done, total):  # the fit reports cumulative draws; the bar wants increments
             bar.update(done - bar.pos)
 
+        extra = {}
+        if budget is not None:
+            from .calc import parse_budgets
+
+            extra["budget"] = float(parse_budgets([budget])[0])
+        extra.update(fit_mod.parse_options(fix=fix, tie=tie, bounds=bounds, starts=starts, predict=predict))
+        if compare:
+            from .lookup import law as find_law
+
+            published = find_law(compare)
+            extra["compare"] = {"law": published.id,
+                                "constants": {c.symbol: c.value for c in published.constants}}
         result = fit_mod.fit_csv(path, form, columns=columns or None, objective=objective, bootstrap=bootstrap,
-                                 seed=seed, approach=approach, progress=progress if show_bar else None)
+                                 seed=seed, approach=approach, progress=progress if show_bar else None,
+                                 weights=weights, **extra)
+    if html:
+        from . import fitreport
+
+        write_atomically(html, fitreport.document_for_file(result, path, columns or None, weights))
+        result["html"] = str(html)
     if save:
         from .store import Store
 
-        doc = fit_mod.to_law_document(result, save)
-        Store().add_document(doc, f"fit of {path}")
+        Store().save_law(fit_mod.to_law_document(result, save), f"fit of {path}", replace=replace)
         result["saved_as"] = save
     if as_json:
         return emit_json(result)
     typer.echo(f"{result.get('form')} fit to {result.get('n_points')} points ({result.get('objective')})")
+    boot = result.get("bootstrap") or {}
+    if boot:
+        typer.echo(f"intervals: {boot.get('interval', '2.5-97.5 percentile')} of {boot.get('draws')} bootstrap draws "
+                   f"(resampling {boot.get('resampled', 'models')})")
     ci = result.get("ci") or {}
     typer.echo(table(["parameter", "value", "CI low", "CI high"],
                      [[k, g(v, 5), g((ci.get(k) or [None, None])[0], 4), g((ci.get(k) or [None, None])[1], 4)]
                       for k, v in (result.get("params") or {}).items()]))
-    for k, v in (result.get("derived") or {}).items():
-        if not isinstance(v, (dict, list)):
-            typer.echo(f"{k} = {g(v, 5)}")
+    for line in fit_summary_lines(result, budget is not None) + fit_mod.summary_lines(result):
+        typer.echo(line)
     if save:
         typer.echo(f"saved as {save}")
     warn(result.get("warnings") or [])
+
+
+def fit_summary_lines(result: dict, budget_given: bool = False) -> "list[str]":
+    """The derived numbers of a fit with their bootstrap intervals (N_opt, D_opt, L_opt, ...),
+    and which budget the optimum is taken at and why."""
+    derived = dict(result.get("derived") or {})
+    ci = result.get("ci") or {}
+    lines = []
+    budget = derived.pop("budget", None)
+    if budget is not None:
+        why = "given with --budget" if budget_given else "the largest 6ND among your runs (choose with --budget)"
+        lines.append(f"compute-optimal allocation at C = {g(budget, 4)} FLOP, {why}:")
+    for k, v in derived.items():
+        if isinstance(v, (dict, list)):
+            continue
+        interval = ci.get(k)
+        shown = f"  ({g(interval[0], 4)} .. {g(interval[1], 4)})" if interval and None not in interval else ""
+        lines.append(f"  {k} = {g(v, 5)}{shown}")
+    return lines
+
+
+@app.command()
+def remove(
+    ident: str = typer.Argument(..., metavar="ID", help="A law you saved (mylab2026.fit1) or your whole source (mylab2026)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Remove a law you added or fitted (published laws can never be removed)."""
+    from .store import Store
+
+    store = Store()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KbError(f"not removing '{ident}' without --yes (no terminal to confirm on)")
+        if not typer.confirm(f"remove {ident} from the store?", default=False):
+            raise typer.Exit(1)
+    removed = store.remove_law(ident)
+    if as_json:
+        return emit_json({"removed": removed})
+    typer.echo(f"removed {', '.join(removed)}")
 
 
 @app.command()
@@ -687,6 +868,13 @@ def _epipe(exc: BaseException) -> bool:
     return False
 
 
+def _help_hint(exc) -> str:
+    """`kb SUBCOMMAND --help` for an error inside a sub-command, else `kb --help`."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None and getattr(ctx, "command_path", "") else "kb"
+    return f"{path} --help"
+
+
 def main(argv=None) -> None:
     try:  # typer >= 0.29 vendors click; older typer uses the click package
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -698,7 +886,7 @@ def main(argv=None) -> None:
     import warnings
 
     warnings.showwarning = _show_warning
-    from .terminal import Escaping
+    from .printable import Escaping
 
     if not isinstance(sys.stdout, Escaping):  # control characters of stored text shown escaped
         sys.stdout, sys.stderr = Escaping(sys.stdout), Escaping(sys.stderr, keep_cr=True)
@@ -721,7 +909,7 @@ def main(argv=None) -> None:
         typer.echo(exc.format_message(), err=True)  # bare `kb`: the help, and status 2
         sys.exit(2)
     except ClickException as exc:
-        typer.echo(f"kb: error: {' '.join(exc.format_message().split())} (see kb --help)", err=True)
+        typer.echo(f"kb: error: {' '.join(exc.format_message().split())} (see {_help_hint(exc)})", err=True)
         sys.exit(2)
     except Exit as exc:
         sys.exit(exc.exit_code)

@@ -13,7 +13,7 @@ here; start grids and bounds are generic search ranges.
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from . import formula as formula_lang
@@ -89,6 +89,9 @@ class Form:
 
 _EXP = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.3)
 _EXP_FINE = tuple(round(0.04 + 0.04 * i, 2) for i in range(30))  # 0.04 .. 1.2
+# two exponents: a 14 x 14 grid, denser where published exponents lie (0.05 .. 0.6); the
+# polish from the 8 best distant points finds the optimum (bench/fit.py checks on all data)
+_EXP_PAIR = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.65, 0.8, 1.0, 1.3)
 
 _ALLOCATION = (
     ("a", "beta / (alpha + beta)"),
@@ -118,8 +121,8 @@ _add(Form(
         Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
         Param("A", 1e-4, 1e15, log=True, linear=True, unit="nats/token * params^alpha"),
         Param("B", 1e-4, 1e15, log=True, linear=True, unit="nats/token * tokens^beta"),
-        Param("alpha", 1e-3, 3.0, start=_EXP_FINE),
-        Param("beta", 1e-3, 3.0, start=_EXP_FINE),
+        Param("alpha", 1e-3, 3.0, start=_EXP_PAIR),
+        Param("beta", 1e-3, 3.0, start=_EXP_PAIR),
     ),
     derived=_ALLOCATION,
     optimum=("N_opt", "D_opt"),
@@ -231,12 +234,188 @@ _add(Form(
 ))
 
 
+_SCALE = (1e5, 1e7, 1e9, 1e11, 1e13, 1e15, 1e17, 1e19, 1e21)
+
+_add(Form(
+    name="broken_power",
+    title="Broken neural scaling law, one break (Caballero et al.)",
+    formula="E + B * X**(-c0) * (1 + (X / d1)**(1 / f1))**(-c1 * f1)",
+    latex=r"L(X) = E + B X^{-c_0} \left(1 + \left(\frac{X}{d_1}\right)^{1/f_1}\right)^{-c_1 f_1}",
+    variables=("X",),
+    params=(
+        Param("E", 1e-6, 100.0, log=True, linear=True),
+        Param("B", 1e-8, 1e30, log=True, linear=True),
+        Param("c0", 0.0, 3.0, start=(0.0, 0.05, 0.1, 0.2, 0.4, 0.8)),
+        Param("c1", -1.0, 3.0, start=(0.05, 0.1, 0.2, 0.4, 0.8)),
+        Param("d1", 1.0, 1e25, log=True, start=_SCALE),
+        Param("f1", 1e-2, 10.0, log=True, start=(0.1, 0.5, 2.0)),
+    ),
+    source="caballero2022",
+    note="Slope c0 before the break at X = d1, c0 + c1 after it; f1 is the sharpness of the break. "
+         "More breaks: write the product out in a law file.",
+))
+
+_add(Form(
+    name="multiplicative",
+    title="Multiplicative power law in N and D",
+    formula="A / (N**alpha * D**beta)",
+    latex=r"L(N, D) = \frac{A}{N^{\alpha} D^{\beta}}",
+    variables=("N", "D"),
+    params=(
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 0.0, 3.0, start=_EXP_PAIR),
+        Param("beta", 0.0, 3.0, start=_EXP_PAIR),
+    ),
+    note="No irreducible term and no interaction beyond the product: log L is linear in log N and log D.",
+))
+
+_add(Form(
+    name="multiplicative_offset",
+    title="Multiplicative power law in N and D with an irreducible term",
+    formula="E + A / (N**alpha * D**beta)",
+    latex=r"L(N, D) = E + \frac{A}{N^{\alpha} D^{\beta}}",
+    variables=("N", "D"),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("alpha", 0.0, 3.0, start=_EXP_PAIR),
+        Param("beta", 0.0, 3.0, start=_EXP_PAIR),
+    ),
+))
+
+_add(Form(
+    name="shifted_power",
+    title="Shifted power law",
+    formula="E + A / (X + X_0)**alpha",
+    latex=r"L(X) = E + \frac{A}{(X + X_0)^{\alpha}}",
+    variables=("X",),
+    params=(
+        Param("E", 1e-6, 100.0, log=True, linear=True),
+        Param("A", 1e-8, 1e30, log=True, linear=True),
+        Param("X_0", 1e-6, 1e25, log=True, start=_SCALE),
+        Param("alpha", 1e-4, 5.0, start=_EXP),
+    ),
+    note="X_0 is where the curve bends from flat to a power law (e.g. an effective data offset).",
+))
+
+_add(Form(
+    name="kaplan_n",
+    title="Kaplan L(N): loss against parameters, data and compute not limiting",
+    formula="(N_c / N)**alpha_N",
+    latex=r"L(N) = \left(\frac{N_c}{N}\right)^{\alpha_N}",
+    variables=("N",),
+    params=(
+        Param("N_c", 1e3, 1e30, log=True, start=_SCALE[2:] + (1e23, 1e25)),
+        Param("alpha_N", 1e-3, 2.0, start=_EXP),
+    ),
+    source="kaplan2020",
+))
+
+_add(Form(
+    name="kaplan_c",
+    title="Kaplan L(C): loss against training compute (C in FLOP here, not PF-days)",
+    formula="(C_c / C)**alpha_C",
+    latex=r"L(C) = \left(\frac{C_c}{C}\right)^{\alpha_C}",
+    variables=("C",),
+    params=(
+        Param("C_c", 1e10, 1e40, log=True, start=(1e15, 1e18, 1e21, 1e24, 1e27, 1e30, 1e33)),
+        Param("alpha_C", 1e-3, 2.0, start=_EXP),
+    ),
+    source="kaplan2020",
+    note="C = 6ND is derived when the file has N and D but no compute column.",
+))
+
+_add(Form(
+    name="compute_offset",
+    title="Loss against training compute with an irreducible term",
+    formula="E + A / C**alpha",
+    latex=r"L(C) = E + \frac{A}{C^{\alpha}}",
+    variables=("C",),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e40, log=True, linear=True),
+        Param("alpha", 1e-4, 3.0, start=_EXP_FINE),
+    ),
+))
+
+_add(Form(
+    name="params_offset",
+    title="Loss against parameters with an irreducible term",
+    formula="E + A / N**alpha",
+    latex=r"L(N) = E + \frac{A}{N^{\alpha}}",
+    variables=("N",),
+    params=(
+        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
+        Param("A", 1e-8, 1e30, log=True, linear=True, unit="nats/token * params^alpha"),
+        Param("alpha", 1e-4, 3.0, start=_EXP_FINE),
+    ),
+))
+
+
 def get(name: str) -> Form:
     if isinstance(name, Form):
         return name
-    if name not in FORMS:
+    key = str(name).strip().lower().replace("-", "_")  # `--form isik-bleu` as typed on a CLI
+    if key not in FORMS:
         raise UnknownId("fit form", str(name), list(FORMS))
-    return FORMS[name]
+    return FORMS[key]
+
+
+def variant(form: Form, tie=None, bounds=None, starts=None) -> Form:
+    """The form with parameters tied ({kept: follower}: the follower is replaced by the kept
+    parameter everywhere, so the fit has one parameter fewer), bounds replaced ({name: (lo,
+    hi)}) and start grids replaced ({name: (v, ...)}). Returns `form` itself when all are empty."""
+    tie, bounds, starts = dict(tie or {}), dict(bounds or {}), dict(starts or {})
+    if not (tie or bounds or starts):
+        return form
+    names = set(form.names)
+    for what, given in (("tie", list(tie) + list(tie.values())), ("bounds", bounds), ("starts", starts)):
+        for name in given:
+            if name not in names:
+                raise KbError(f"{what}: form {form.name} has no parameter '{name}'; it has {', '.join(form.names)}")
+    followers = set(tie.values())
+    for kept, follower in tie.items():
+        if kept == follower or kept in followers:
+            raise KbError(f"tie {kept}={follower}: a parameter can be tied to another only once, not in a chain")
+    for name in list(bounds) + list(starts):
+        if name in followers:
+            raise KbError(f"'{name}' is tied to another parameter: set bounds and starts on that one")
+    params = []
+    for p in form.params:
+        if p.name in followers:
+            continue
+        lo, hi = bounds.get(p.name, (p.lo, p.hi))
+        lo, hi = float(lo), float(hi)
+        for kept, follower in tie.items():
+            if kept == p.name:  # the tied parameter must satisfy both parameters' bounds
+                q = form.param(follower)
+                if p.name not in bounds:
+                    lo, hi = max(lo, q.lo), min(hi, q.hi)
+                p = replace(p, linear=p.linear and q.linear)
+        if not lo < hi or (p.log and lo <= 0):
+            raise KbError(f"bounds of {p.name}: need lo < hi{' and lo > 0 (a scale parameter)' if p.log else ''}, "
+                          f"got {lo:g}:{hi:g}")
+        grid = tuple(float(v) for v in starts.get(p.name, p.start))
+        if p.name in starts and not all(lo <= v <= hi for v in grid):
+            raise KbError(f"starts of {p.name} must lie within its bounds [{lo:g}, {hi:g}]")
+        grid = tuple(v for v in grid if lo <= v <= hi)  # starts outside new bounds are dropped
+        params.append(replace(p, lo=lo, hi=hi, start=grid))
+    known = set(form.variables) | names
+    defs = {f: ("var", k) for k, f in tie.items()}
+
+    def sub(text, extra=()):
+        return to_text(substitute(parse_tree(text, known | set(extra)), defs)) if defs else text
+
+    where, seen = [], []
+    for w, text in form.where:
+        where.append((w, sub(text, seen)))
+        seen.append(w)
+    derived, seen = [], ["C"]
+    for d, text in form.derived:
+        derived.append((d, sub(text, seen)))
+        seen.append(d)
+    return replace(form, formula=sub(form.formula, [w for w, _ in form.where]), params=tuple(params),
+                   where=tuple(where), derived=tuple(derived))
 
 
 # ----------------------------------------------------------------------------- symbolic calculus
@@ -485,7 +664,7 @@ def _program(form: Form, free, order) -> Program:
                             trees.append((name, t))
                             dname[(dp_name, q)] = name
     steps, names = [], set(known)
-    for name, tree in trees:
+    for name, tree in _cse(trees):
         steps.append((name, formula_lang.parse(to_text(tree), names, extra_calls=HELPERS,
                                                what=f"form {form.name}, step {name}")))
         names.add(name)
@@ -496,6 +675,45 @@ def _program(form: Form, free, order) -> Program:
             for q in free[i:]:
                 d2[(p, q)] = dname.get((dname.get(("_F", p)), q))
     return Program(steps, "_F", d1, d2)
+
+
+def _cse(trees):
+    """Common subexpressions of the steps hoisted into steps of their own (`_c0`, `_c1`...):
+    derivatives repeat N**alpha and log(N) many times, and each is an array operation."""
+    counts = {}
+
+    def visit(e):
+        if e[0] in ("num", "var"):
+            return
+        counts[e] = counts.get(e, 0) + 1
+        if counts[e] == 1:  # children of a repeated subtree are counted once, inside it
+            for a in (e[2] if e[0] == "call" else e[1:]):
+                visit(a)
+
+    for _, tree in trees:
+        visit(tree)
+    named, out = {}, []
+
+    def rewrite(e, top=False):
+        if e[0] in ("num", "var"):
+            return e
+        if e in named:
+            return ("var", named[e])
+        if e[0] == "call":
+            r = ("call", e[1], tuple(rewrite(a) for a in e[2]))
+        else:
+            r = (e[0], *(rewrite(a) for a in e[1:]))
+        if counts.get(e, 0) > 1 and not top:
+            named[e] = f"_c{len(named)}"
+            out.append((named[e], r))
+            return ("var", named[e])
+        return r
+
+    for name, tree in trees:
+        r = rewrite(tree, top=True)
+        named.setdefault(tree, name)  # a later step that repeats a whole earlier step reuses it
+        out.append((name, r))
+    return out
 
 
 def compile_derived(form: Form):

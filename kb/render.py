@@ -87,7 +87,7 @@ def num(value, digits: int = 4) -> str:
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         mantissa, exp = f"{v:.{digits - 1}e}".split("e")
         return f"{mantissa}e{int(exp)}"
-    return f"{v:.{digits}g}"
+    return f"{v:#.{digits}g}".rstrip(".")  # '#' keeps trailing zeros: 2.700 beside 2.989
 
 
 def md_escape(text) -> str:

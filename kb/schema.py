@@ -12,9 +12,10 @@ from decimal import Decimal, InvalidOperation
 
 from . import formula as formula_lang
 from .errors import BadFile, KbError
+from .units import dimension as units_dimension
 
 SCHEMA_VERSION = 1
-KINDS = ("loss", "allocation", "downstream", "transfer", "rule", "hyperparameter", "qualitative")
+KINDS = ("loss", "allocation", "tabulated", "downstream", "transfer", "rule", "hyperparameter", "qualitative")
 RELATION_KINDS = ("refits", "supersedes", "disputes", "reconciles", "extends", "reparametrises", "uses")
 CHECK_FUNCTIONS = ("law", "N_opt", "D_opt", "L_opt")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -112,6 +113,33 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A law the paper gives only as a table of points (Chinchilla's Table 3): the first column
+    is the law's one variable, the others its outputs, every value a string as printed.
+    Evaluated by log-log interpolation between rows; outside the rows, extrapolated (warned)."""
+
+    columns: "tuple[str, ...]"
+    rows: "tuple[tuple[str, ...], ...]"
+    location: str
+    note: str = ""
+
+    def column(self, symbol: str) -> "list[float]":
+        i = self.columns.index(symbol)
+        return [float(r[i]) for r in self.rows]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How a training-compute budget C (FLOPs) becomes the compute the law is written in, when
+    the paper's compute is not the FLOPs a run spends (Kaplan's C_min: C = 2 C_min at the
+    critical batch). `formula` is over C and gives FLOPs; the law's unit conversion follows."""
+
+    formula: str
+    location: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Relation:
     source: str  # law id or bibkey that relates
     kind: str
@@ -148,6 +176,8 @@ class Law:
     claims: "tuple[Note, ...]" = ()  # qualitative statements
     aliases: "tuple[str, ...]" = ()
     origin: str = "published"
+    table: "Table | None" = None  # kind "tabulated": the points as printed
+    budget: "Budget | None" = None  # C (FLOPs spent) -> the law's own compute variable
 
     def constant(self, symbol: str) -> Constant:
         return next(c for c in self.constants if c.symbol == symbol)
@@ -181,6 +211,49 @@ class Source:
     inconsistencies: "tuple[Note, ...]" = ()
     relations: "tuple[Relation, ...]" = ()
     origin: str = "published"
+    aliases: "tuple[str, ...]" = ()  # lower-case names people use for the paper ("chinchilla")
+    headline_why: str = ""  # why the headline allocation is the source's headline
+    approaches: "tuple[str, ...]" = ()  # law ids a comparison shows beside the headline allocation
+    models: "tuple[Model, ...]" = ()  # the [[model]] tables: models this paper introduced
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One printed figure of a model (its parameters, tokens or FLOPs) and where it is printed."""
+
+    quantity: str  # params, params_nonembedding, tokens, flops
+    value: str  # as a number string ("70e9"); the paper's own wording is in `printed`
+    location: str
+    printed: str = ""
+    verified: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A trained model as data, so that a law can be evaluated at it and a plot can place it."""
+
+    name: str
+    display: str
+    aliases: "tuple[str, ...]"
+    params: float
+    params_nonembedding: "float | None"
+    tokens: float
+    flops: "float | None"
+    flops_derived: bool  # True when flops = 6*N*D computed here, not printed
+    tokenizer: "str | None"
+    source: str  # bibkey of the paper that introduced the model
+    location: str  # where N / D / C are printed
+    dataset: str = ""
+    figures: "tuple[Figure, ...]" = ()
+    notes: "tuple[Note, ...]" = ()
+
+    @property
+    def verified(self) -> bool:
+        return all(f.verified for f in self.figures)
+
+    def figure(self, quantity: str) -> "Figure | None":
+        return next((f for f in self.figures if f.quantity == quantity), None)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -269,6 +342,8 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
     headline = src.sub("headline")
     loss_name = headline.text("loss")
     alloc = headline.get("allocation", {}, (str, dict))
+    headline_why = headline.text("why")
+    approach_names = headline.get("approaches", [], list)
     headline.done()
     relations = []
     for i, r in enumerate(doc.get("relation", [], list)):
@@ -314,12 +389,56 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
         notes=_notes(src.get("notes", [], list), f"{where}.source.notes"),
         inconsistencies=_notes(src.get("inconsistencies", [], list), f"{where}.source.inconsistencies"),
         relations=tuple(relations), origin=origin,
+        aliases=_aliases(src.get("aliases", [], list), f"{where}.source.aliases"),
+        headline_why=headline_why,
+        approaches=tuple(law_ref(n, "approaches") for n in approach_names),
+        models=load_models_tables(doc.get("model", [], list), where, bibkey),
     )
     src.used.add("conditions")
     src.done()
     doc.used.update({"law", "relation"})
     doc.done()
     return source, laws
+
+
+_ALIAS = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def _aliases(items, where: str) -> "tuple[str, ...]":
+    """A source's other names, lower case (lookups fold case); never dotted like a law id."""
+    out = []
+    for a in items:
+        if not isinstance(a, str) or not _ALIAS.match(a) or "." in a:
+            raise BadFile(f"{where}: alias {a!r} must be lower-case letters, digits, - or _")
+        out.append(a)
+    return tuple(out)
+
+
+def _load_table(d: "_Doc", variables, predicts, outputs, where) -> "Table":
+    """A tabulated law's points: the first column its one variable, then its outputs."""
+    td = d.sub("table", required=True)
+    columns = td.get("columns", required=True, kind=list)
+    expected = [v.symbol for v in variables][:1] + [predicts.symbol] + [o.symbol for o in outputs]
+    if len(variables) != 1:
+        raise BadFile(f"{where}: a tabulated law has exactly one variable (the table's first column)")
+    if sorted(map(str, columns)) != sorted(expected) or columns[0] != expected[0]:
+        raise BadFile(f"{td.where}: columns must be the variable first, then {', '.join(expected[1:])}")
+    rows = []
+    for i, row in enumerate(td.get("rows", required=True, kind=list)):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise BadFile(f"{td.where}.rows[{i}]: expected {len(columns)} values ({', '.join(columns)})")
+        printed = tuple(_printed(x, f"{td.where}.rows[{i}]") for x in row)
+        if any(float(x) <= 0 for x in printed):
+            raise BadFile(f"{td.where}.rows[{i}]: values must be positive (interpolation is in log-log)")
+        rows.append(printed)
+    if len(rows) < 2:
+        raise BadFile(f"{td.where}: a table needs at least two rows")
+    xs = [float(r[0]) for r in rows]
+    if any(b <= a for a, b in zip(xs, xs[1:])):
+        raise BadFile(f"{td.where}: the first column ({columns[0]}) must increase from row to row")
+    table = Table(tuple(columns), tuple(rows), td.text("location", required=True), td.text("note"))
+    td.done()
+    return table
 
 
 def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
@@ -393,7 +512,7 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
         where_defs.append((sym, expr))
         seen.add(sym)
 
-    formula_text = d.text("formula", required=kind != "qualitative")
+    formula_text = d.text("formula", required=kind not in ("qualitative", "tabulated"))
     if formula_text:
         f = formula_lang.parse(formula_text, seen, what=f"{where}.formula")
         unused = {v.symbol for v in variables} - f.names - {n for _, e in where_defs for n in
@@ -403,11 +522,28 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
     outputs = []
     for sym, ot in d.get("outputs", {}, dict).items():
         od = _Doc(ot, f"{where}.outputs.{sym}")
-        text = od.text("formula", required=True)
-        formula_lang.parse(text, seen, what=f"{od.where}.formula")
+        text = od.text("formula", required=kind != "tabulated")
+        if text:
+            formula_lang.parse(text, seen, what=f"{od.where}.formula")
         outputs.append(Output(_ident(sym, od.where, reserved=()), od.text("quantity"), od.text("unit"), text))
         od.done()
 
+    law_table = None
+    if kind == "tabulated":
+        law_table = _load_table(d, variables, predicts, outputs, where)
+        if variables[0].fitted is None:  # the validity range of a table is its rows
+            xs = law_table.column(variables[0].symbol)
+            variables[0] = Variable(variables[0].symbol, variables[0].meaning, variables[0].unit, (xs[0], xs[-1]))
+    elif "table" in d.data:
+        raise BadFile(f"{where}: only a law of kind 'tabulated' has a table")
+    budget = None
+    if "budget" in d.data:
+        bd = d.sub("budget")
+        budget = Budget(bd.text("formula", required=True), bd.text("location", required=True), bd.text("note"))
+        bd.done()
+        formula_lang.parse(budget.formula, {"C"}, what=f"{bd.where}.formula")
+        if sum(units_dimension(v.unit) == "compute" for v in variables) != 1:
+            raise BadFile(f"{where}: a budget relation needs exactly one compute variable")
     conditions = dict(source_conditions)
     conditions.update(d.get("conditions", {}, dict))
     checks = []
@@ -439,9 +575,74 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
         notes=_notes(d.get("notes", [], list), f"{where}.notes"),
         claims=_notes(d.get("claims", [], list), f"{where}.claims"),
         aliases=tuple(_ident(a, f"{where}.aliases", reserved=()) for a in d.get("aliases", [], list)), origin=origin,
+        table=law_table, budget=budget,
     )
     d.done()
     return law
+
+
+MODEL_FIGURES = ("params", "params_nonembedding", "tokens", "flops")
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+def load_models_tables(tables, where: str, bibkey: "str | None" = None) -> "tuple[Model, ...]":
+    """Validate [[model]] tables: in a law file (source defaults to its bibkey) or in
+    laws/models.toml (each model names its source). Figures are strings as printed; FLOPs
+    not printed are derived as 6ND and flagged."""
+    out = []
+    for i, table in enumerate(tables):
+        name = table.get("name") if isinstance(table, dict) else None
+        md = _Doc(table, f"{where}: model '{name or i}'")
+        name = md.text("name", required=True)
+        if not _MODEL_NAME.match(name):
+            raise BadFile(f"{md.where}: name must be lower-case letters, digits, '.' and '-'")
+        source = md.text("source", bibkey or "", required=bibkey is None)
+        if not _BIBKEY.match(source):
+            raise BadFile(f"{md.where}: source '{source}' must be a bibkey like 'hoffmann2022'")
+        figures = {}
+        for quantity in MODEL_FIGURES:
+            if quantity not in md.data:
+                md.used.add(quantity)
+                continue
+            fd = md.sub(quantity)
+            value = _printed(fd.get("value", required=True), f"{fd.where}.value")
+            if not float(value) > 0:
+                raise BadFile(f"{fd.where}.value: must be positive")
+            location = fd.text("location", required=True)
+            if not location.strip():
+                raise BadFile(f"{fd.where}: location must say where the paper prints it")
+            figures[quantity] = Figure(quantity, value, location, fd.text("printed"), fd.get("verified", True, bool),
+                                       fd.text("note"))
+            fd.done()
+        for quantity in ("params", "tokens"):
+            if quantity not in figures:
+                raise BadFile(f"{md.where}: missing required field '{quantity}'")
+        params, tokens = float(figures["params"].value), float(figures["tokens"].value)
+        flops = figures.get("flops")
+        aliases = md.get("aliases", [], list)
+        if not all(isinstance(a, str) and _MODEL_NAME.match(a) for a in aliases):
+            raise BadFile(f"{md.where}: aliases must be lower-case names like 'gpt-3'")
+        location = md.text("location") or "; ".join(f"{q}: {f.location}" for q, f in figures.items())
+        nonemb = figures.get("params_nonembedding")
+        out.append(Model(
+            name=name, display=md.text("display", name), aliases=tuple(aliases), params=params,
+            params_nonembedding=float(nonemb.value) if nonemb else None, tokens=tokens,
+            flops=float(flops.value) if flops else 6.0 * params * tokens, flops_derived=flops is None,
+            tokenizer=md.text("tokenizer") or None, source=source, location=location, dataset=md.text("dataset"),
+            figures=tuple(figures.values()), notes=_notes(md.get("notes", [], list), f"{md.where}.notes")))
+        md.done()
+    return tuple(out)
+
+
+def load_models_document(data: dict, where: str) -> "tuple[Model, ...]":
+    """laws/models.toml: `schema` and [[model]] tables only, each naming its source."""
+    doc = _Doc(data, where)
+    schema = doc.get("schema", required=True)
+    if schema != SCHEMA_VERSION:
+        raise BadFile(f"{where}: schema {schema} is not supported (this kb reads schema {SCHEMA_VERSION})")
+    models = load_models_tables(doc.get("model", [], list), where)
+    doc.done()
+    return models
 
 
 def parse_toml(text: str, where: str) -> dict:

@@ -3,7 +3,8 @@ source, per law and per standard comparison, and an index with an offline filter
 
 Every HTML page has a JSON twin beside it (same name, `.json`), built from the same view as
 the matching command's `--json`: index.json is `kb list --json`, sources/<bibkey>.json and
-laws/<id>.json are `kb show ID --json`, compare/<name>.json is `kb compare IDS --json`.
+laws/<id>.json are `kb show ID --json`, compare/<name>.json is
+`kb compare IDS --models <SITE_MODELS> --json` (the comparison pages place a few real models).
 
 Pages carry no external resource: CSS inline, plots inline SVG, formulas MathML; the only
 script is the index's filter, inline, allowed by a Content-Security-Policy hash (every other
@@ -201,10 +202,14 @@ class Site:
     def compare_page(self, comp: dict):
         from . import compare
 
-        result = compare.compare_ids(comp["ids"])
+        result = compare.compare_ids(comp["ids"], models=SITE_MODELS)
         html = compare.document(result, "html", self.template_dir, home="../index.html",
                                 json_twin=f"{comp['name']}.json")
         return html, result
+
+
+# the trained models every comparison page places on its plots (a few, so the labels stay legible)
+SITE_MODELS = ("gpt3", "chinchilla", "llama3-405b")
 
 
 def search_text(*parts) -> str:

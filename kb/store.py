@@ -21,6 +21,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import catalog as catalog_mod
 from .errors import BadFile, KbError
+from .query import search_text
 from .schema import SCHEMA_VERSION, Law, Source, load_document
 
 STORE_VERSION = 1  # bump with a migration in `_migrate` when the tables change
@@ -236,6 +237,60 @@ class Store:
             _insert(session, source, laws, _to_json(data))
         return source, laws
 
+    def save_law(self, data: dict, where: str, replace: bool = False) -> "tuple[Source, list[Law]]":
+        """Add the laws of a one-source document (a fit) to that user source, creating it if
+        new: several fits of one lab live side by side (mylab2026.fit1, mylab2026.fit2). A law
+        of the same id is replaced only with `replace`."""
+        source, laws = load_document(data, where, origin="user")
+        if source.bibkey in catalog_mod.published().sources:
+            raise KbError(f"'{source.bibkey}' is a published source; a user law cannot join it (choose another bibkey)")
+        with Session(self.engine) as session, session.begin():
+            existing = session.get(SourceRow, source.bibkey)
+            if existing is not None:
+                stored = json.loads(existing.document)
+                names = {law.name for law in laws}
+                clash = [t.get("name") for t in stored.get("law", []) if t.get("name") in names]
+                if clash and not replace:
+                    raise KbError(f"'{source.bibkey}.{clash[0]}' is already in the store; use --replace to overwrite it")
+                data = {**stored, "law": [t for t in stored.get("law", []) if t.get("name") not in names]
+                        + list(data.get("law", []))}
+                source, laws = load_document(data, where, origin="user")
+                _delete_source(session, source.bibkey)
+                session.flush()
+            _insert(session, source, laws, _to_json(data))
+        return source, laws
+
+    def remove_law(self, ident: str) -> "list[str]":
+        """Remove a user law (bibkey.name) or a whole user source (bibkey); published laws are
+        never removable. Returns the ids removed."""
+        bibkey, _, name = ident.partition(".")
+        published = catalog_mod.published()
+        if published.has(ident) or bibkey in published.sources:
+            raise KbError(f"'{ident}' is a published law; published laws cannot be removed")
+        with Session(self.engine) as session, session.begin():
+            row = session.get(SourceRow, bibkey)
+            if row is None or row.origin != "user":
+                from .errors import UnknownId
+
+                known = [law.id for law in self.user_catalog().laws.values()]
+                known += [r.bibkey for r in session.exec(select(SourceRow).where(SourceRow.origin == "user"))]
+                raise UnknownId("user law or source", ident, known)
+            stored = json.loads(row.document)
+            tables = stored.get("law", [])
+            if name and name not in {t.get("name") for t in tables}:
+                from .errors import UnknownId
+
+                raise UnknownId("user law", ident, [f"{bibkey}.{t.get('name')}" for t in tables])
+            keep = [t for t in tables if name and t.get("name") != name]
+            removed = [f"{bibkey}.{t.get('name')}" for t in tables if t not in keep]
+            _delete_source(session, bibkey)
+            session.flush()
+            if keep:
+                data = {**stored, "law": keep}
+                source, laws = load_document(data, f"store:{bibkey}", origin="user")
+                _insert(session, source, laws, _to_json(data))
+        return removed
+
     def remove(self, bibkey: str) -> None:
         with Session(self.engine) as session, session.begin():
             row = session.get(SourceRow, bibkey)
@@ -325,17 +380,11 @@ def _insert(session, source: Source, laws, document: str):
                           origin=source.origin, verified=source.verified, document=document))
     session.flush()  # the source row must exist before laws reference it (foreign keys on)
     for pos, law in enumerate(laws):
-        words = [law.id, law.title, law.kind, law.predicts.symbol, law.predicts.quantity, law.formula,
-                 law.location, source.short, source.title, " ".join(source.authors), str(source.year),
-                 " ".join(law.tags), " ".join(law.aliases)]
-        words += [f"{k} {v}" for k, v in law.conditions]
-        words += [f"{v.symbol} {v.meaning}" for v in law.variables] + [c.symbol for c in law.constants]
-        words += [n.text for n in law.notes + law.claims]
         session.add(LawRow(id=law.id, source=source.bibkey, position=pos, name=law.name, title=law.title,
                            kind=law.kind, symbol=law.predicts.symbol, quantity=law.predicts.quantity,
                            unit=law.predicts.unit, formula=law.formula, latex=law.latex, location=law.location,
                            verified=law.verified, tags=" ".join(law.tags), origin=source.origin,
-                           search_text=" ".join(words).lower()))
+                           search_text=search_text(law, source)))
     session.flush()
     for law in laws:
         for i, v in enumerate(law.variables):

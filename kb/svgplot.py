@@ -17,9 +17,15 @@ MARKERS = ("circle", "square", "diamond", "triangle")
 DASH = "6 4"
 
 
-def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, height: int = 380) -> str:
-    """series: [{"label", "x": [...], "y": [...], "solid": [bool per point] (optional)}]."""
+def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, height: int = 380,
+           points=()) -> str:
+    """series: [{"label", "x": [...], "y": [...], "solid": [bool per point] (optional),
+    "line": False (points only), "markers": False (line only)}].
+    points: single labelled markers drawn over the lines (real models against the laws):
+    [{"label", "x", "y", "series": index of the series whose colour it takes, or None}]."""
+    points = [p for p in points if _ok(p["x"]) and _ok(p["y"])]
     pts = [(x, y) for s in series for x, y in zip(s["x"], s["y"]) if _ok(x) and _ok(y)]
+    pts += [(p["x"], p["y"]) for p in points]
     if not pts:
         return ""
     left, right, top, bottom = 78, 20, 34, 56
@@ -61,8 +67,9 @@ def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, heigh
         color = PALETTE[i % len(PALETTE)]
         xy = [(x, y, ok) for x, y, ok in zip(s["x"], s["y"], s.get("solid") or [True] * len(s["x"]))
               if _ok(x) and _ok(y)]
-        # solid where both ends lie in the fitted range, dashed where the law extrapolates
-        for j in range(len(xy) - 1):
+        # solid where both ends lie in the fitted range, dashed where the law extrapolates;
+        # a series with line=False is a scatter of data, markers=False a smooth curve
+        for j in range(len(xy) - 1 if s.get("line", True) else 0):
             (x0, y0, s0), (x1, y1, s1) = xy[j], xy[j + 1]
             dashed = not (s0 and s1)
             dashed_any |= dashed
@@ -70,17 +77,38 @@ def loglog(series, title: str, xlabel: str, ylabel: str, width: int = 640, heigh
             out.append(f'<line x1="{sx(x0):.1f}" y1="{sy(y0):.1f}" x2="{sx(x1):.1f}" y2="{sy(y1):.1f}" '
                        f'stroke="{color}" stroke-width="2.2"{dash}/>')
         for x, y, inside in xy:
-            out.append(_marker(MARKERS[i % len(MARKERS)], sx(x), sy(y), color, filled=inside))
+            if s.get("markers", True):
+                out.append(_marker(MARKERS[i % len(MARKERS)], sx(x), sy(y), color, filled=inside))
             screen.append((sx(x), sy(y)))
-    out += _legend(series, dashed_any, screen, left, top, pw, ph)
+    for p in points:
+        x, y = sx(p["x"]), sy(p["y"])
+        color = "#111" if p.get("series") is None else PALETTE[p["series"] % len(PALETTE)]
+        right = x > left + 0.7 * pw  # near the right edge the label goes to the left of the star
+        out.append(f'<g class="model-marker"><title>{escape(str(p["label"]))}</title>'
+                   f'{_star(x, y, color)}<text x="{x - 7 if right else x + 7:.1f}" y="{y - 6:.1f}" '
+                   f'text-anchor="{"end" if right else "start"}" font-size="10">{escape(str(p["label"]))}</text></g>')
+        screen.append((x, y))
+    out += _legend(series, dashed_any, screen, left, top, pw, ph, bool(points))
     out.append("</svg>")
     return "\n".join(out)
 
 
-def _legend(series, dashed_any, screen, left, top, pw, ph) -> list:
+def _star(x: float, y: float, color: str) -> str:
+    """A five-pointed star: the marker of a real model, unlike any series marker."""
+    pts = []
+    for k in range(10):
+        r = 6.0 if k % 2 == 0 else 2.6
+        a = math.pi / 2 + k * math.pi / 5
+        pts.append(f"{x + r * math.cos(a):.1f},{y - r * math.sin(a):.1f}")
+    return f'<polygon points="{" ".join(pts)}" fill="{color}" stroke="#fff" stroke-width="0.8"/>'
+
+
+def _legend(series, dashed_any, screen, left, top, pw, ph, models=False) -> list:
     entries = [(PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)], str(s["label"]), "") for i, s in enumerate(series)]
     if dashed_any:
         entries += [("#555", "", "inside the fitted range", ""), ("#555", "", "extrapolated", DASH)]
+    if models:
+        entries.append(("#111", "star", "trained model (labelled)", ""))
     w = min(pw - 16, 56 + 6.4 * max(len(e[2]) for e in entries))
     h = 10 + 18 * len(entries)
     corners = [(left + 8, top + 8), (left + pw - 8 - w, top + 8), (left + 8, top + ph - 8 - h),
@@ -96,6 +124,10 @@ def _legend(series, dashed_any, screen, left, top, pw, ph) -> list:
     for k, (color, marker, label, dash) in enumerate(entries):
         ly = by + 14 + 18 * k
         style = f' stroke-dasharray="{dash}"' if dash else ""
+        if marker == "star":
+            out.append(_star(bx + 24, ly, color))
+            out.append(f'<text x="{bx + 48:.1f}" y="{ly + 4:.1f}" font-size="12">{escape(label)}</text>')
+            continue
         out.append(f'<line x1="{bx + 8:.1f}" y1="{ly:.1f}" x2="{bx + 40:.1f}" y2="{ly:.1f}" stroke="{color}" '
                    f'stroke-width="2.2"{style}/>')
         if marker:

@@ -25,11 +25,14 @@ UNITS: "dict[str, tuple[str, float]]" = {
 }
 USER_UNIT = {"params": "params", "tokens": "tokens", "compute": "FLOP", "steps": "steps", "loss": "nats/token"}
 
-SUFFIX = {None: 1.0, "K": 1e3, "k": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+# number suffixes, matched case-insensitively (70B = 70b = 70bn; 125m is 125 million: no
+# quantity a scaling law takes is counted in thousandths)
+SUFFIX = {None: 1.0, "k": 1e3, "m": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9, "g": 1e9, "t": 1e12, "tn": 1e12, "p": 1e15}
+SUFFIX_HELP = "number suffixes: K, M (mn), B (bn, G), T (tn), P, in either case"
 
 _NUMBER = re.compile(
     r"^\s*(?P<num>[+-]?(?:\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
-    r"(?P<suffix>[KkMBGTP](?![A-Za-z]))?\s*(?P<unit>[A-Za-z][A-Za-z/\-]*)?\s*$"
+    r"(?P<suffix>(?:[bBmMtT][nN]|[KkMmBbGgTtPp])(?![A-Za-z]))?\s*(?P<unit>[A-Za-z][A-Za-z/\-]*)?\s*$"
 )
 
 
@@ -45,14 +48,16 @@ def parse_number(text: str, what: str = "number") -> "tuple[float, str | None]":
     else:
         m = _NUMBER.match(str(text))
         if not m:
-            raise BadNumber(f"cannot read {what} '{text}': expected a number like 70e9, 70B, 1.4T or '6666 PF-days'")
+            raise BadNumber(f"cannot read {what} '{text}': expected a number like 70e9, 70B, 1.4T or '6666 PF-days' "
+                            f"({SUFFIX_HELP})")
         unit = m.group("unit")
         suffix = m.group("suffix")
         if unit is not None and unit not in UNITS:
             # '70Bparams' is not an error worth a lecture, but an unknown unit is
-            raise BadUnit(f"unknown unit '{unit}' in {what} '{text}'; known units: {', '.join(sorted(UNITS))}")
+            raise BadUnit(f"unknown unit '{unit}' in {what} '{text}'; known units: {', '.join(sorted(UNITS))}; "
+                          f"{SUFFIX_HELP}")
         try:
-            value = float(m.group("num").replace("_", "")) * SUFFIX[suffix]
+            value = float(m.group("num").replace("_", "")) * SUFFIX[suffix.lower() if suffix else None]
         except OverflowError:
             value = math.inf
     if not math.isfinite(value):

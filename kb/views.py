@@ -34,6 +34,10 @@ def law_json(law: Law, source: "Source | None" = None) -> dict:
         "notes": [{"text": n.text, "location": n.location or None} for n in law.notes],
         "claims": [{"text": n.text, "location": n.location or None} for n in law.claims],
         "tags": list(law.tags), "aliases": list(law.aliases),
+        "table": ({"columns": list(law.table.columns), "rows": [list(r) for r in law.table.rows],
+                   "location": law.table.location, "note": law.table.note or None} if law.table else None),
+        "budget": ({"formula": law.budget.formula, "location": law.budget.location, "note": law.budget.note or None}
+                   if law.budget else None),
     }
     if source is not None:
         out["relations"] = [relation_json(r) for r in source.relations
@@ -50,7 +54,9 @@ def source_json(source: Source, laws: "list[Law]", incoming=()) -> dict:
         "bibkey": source.bibkey, "short": source.short, "title": source.title, "authors": list(source.authors),
         "year": source.year, "arxiv": source.arxiv or None, "url": source.url or None, "venue": source.venue or None,
         "verified": source.verified, "origin": source.origin,
-        "headline": {"loss": source.headline_loss or None, "allocation": source.headline_allocation or None},
+        "headline": {"loss": source.headline_loss or None, "allocation": source.headline_allocation or None,
+                     "why": source.headline_why or None, "approaches": list(source.approaches)},
+        "aliases": list(source.aliases),
         "notes": [{"text": n.text, "location": n.location or None} for n in source.notes],
         "inconsistencies": [{"text": n.text, "location": n.location or None} for n in source.inconsistencies],
         "relations": [relation_json(r) for r in source.relations],
@@ -75,11 +81,20 @@ def show_json(target: "Law | Source", catalog) -> dict:
     return source_json(target, catalog.laws_of(target.bibkey), incoming_relations(catalog, target.bibkey))
 
 
+def status(law: Law) -> str:
+    """How far a law is vouched for: read in its paper (verified / unverified), fitted by you
+    (kb fit --save), or added by you (kb add). A fit is never 'verified': no paper printed it."""
+    if law.origin == "user":
+        return "fitted" if "user-fit" in law.tags else "user"
+    return "verified" if law.verified else "unverified"
+
+
 def list_json(laws: "list[Law]") -> dict:
     """What `kb list --json` prints (and the report index's JSON twin)."""
     return {"count": len(laws), "sources": sorted({law.source for law in laws}),
             "laws": [{"id": law.id, "kind": law.kind, "title": law.title, "predicts": law.predicts.symbol,
-                      "verified": law.verified, "origin": law.origin, "location": law.location} for law in laws]}
+                      "verified": law.verified and law.origin != "user", "status": status(law),
+                      "origin": law.origin, "location": law.location} for law in laws]}
 
 
 def strict(obj):

@@ -325,3 +325,54 @@ def test_console_check_catches_errors(tmp_path):
     problems = console_problems(r.stderr, page.as_uri())
     assert any("Uncaught" in p for p in problems), r.stderr[-2000:]
     assert any("kb-boom" in p for p in problems), r.stderr[-2000:]
+
+
+LAYOUT_PROBE = """<script>
+(function () {
+  function box(e) { var b = e.getBoundingClientRect(); return {l: b.left, r: b.right, w: b.width, h: b.height}; }
+  var crossing = [], squeezed = [];
+  document.querySelectorAll('table').forEach(function (t) {
+    var card = t.closest('.card'), wrap = t.closest('.tablewrap');
+    var outer = box(card || document.body), tb = box(t);
+    /* a table inside a scrolling wrapper is clipped by it, so the wrapper must fit and not scroll */
+    if (wrap && wrap.scrollWidth > wrap.clientWidth + 1) crossing.push('scrolls: ' + t.textContent.trim().slice(0, 50));
+    else if (!wrap && tb.r > outer.r + 1) crossing.push('crosses: ' + t.textContent.trim().slice(0, 50));
+    else if (wrap && box(wrap).r > outer.r + 1) crossing.push('wrapper crosses: ' + t.textContent.trim().slice(0, 50));
+  });
+  document.querySelectorAll('td, th').forEach(function (c) {
+    var words = c.textContent.trim().split(/\\s+/).filter(Boolean).length;
+    var st = getComputedStyle(c), lh = parseFloat(st.lineHeight) || parseFloat(st.fontSize) * 1.5;
+    var lines = Math.round((c.clientHeight - parseFloat(st.paddingTop) - parseFloat(st.paddingBottom)) / lh);
+    if (words >= 4 && lines >= words) squeezed.push(c.textContent.trim().slice(0, 60));
+  });
+  var pre = document.createElement('pre'); pre.id = 'kb-layout';
+  pre.textContent = JSON.stringify({crossing: crossing, squeezed: squeezed, page: document.documentElement.scrollWidth,
+                                    view: innerWidth, cards: document.querySelectorAll('.card').length});
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.parametrize("width", [800, 1280, 1920])
+def test_tables_fit_their_cards_and_no_column_is_squeezed(report, tmp_path, width):
+    """At 800, 1280 and 1920 px: every table fits its card (or the page), none needs a sideways
+    scroll, no cell of four or more words is squeezed to one word per line, and the answer
+    (predictions) comes before the constants."""
+    probe = tmp_path / "probe.html"
+    html = report.read_text(encoding="utf-8")
+    assert html.index("Predictions on a common grid") < html.index("Laws side by side")
+    probe.write_text(html.replace("</body>", LAYOUT_PROBE + "</body>", 1), encoding="utf-8")
+    browser = _chromium_or_skip()
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    r = subprocess.run([str(browser), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--force-device-scale-factor=1", f"--user-data-dir={profile}", f"--window-size={width},2000",
+                        "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=300,
+                       stdin=subprocess.DEVNULL)
+    m = re.search(r'<pre id="kb-layout">(.*?)</pre>', r.stdout, re.S)
+    assert m, "the layout probe did not run:\n" + r.stderr[-2000:]
+    data = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert data["view"] == width and data["cards"] >= 4
+    assert data["crossing"] == [], f"at {width} px: {data['crossing']}"
+    assert data["squeezed"] == [], f"at {width} px, cells squeezed to a word per line: {data['squeezed']}"
+    assert data["page"] <= width, f"at {width} px the page scrolls sideways ({data['page']} px)"

@@ -50,7 +50,11 @@ def test_optimal_kaplan_uses_table6_with_pf_days(kb):
     data = kb("optimal", "kaplan2020", "--compute", "5.76e23", "--json").json()
     row = data["results"][0]
     assert data["law"] == "kaplan2020"
-    assert abs(row["N"] / (1.3e9 * (5.76e23 / 8.64e19) ** 0.73) - 1) < 1e-12
+    # Table 6 is in C_min: a budget of C FLOPs buys C_min = C / 2 at the critical batch (eq 5.5)
+    assert abs(row["N"] / (1.3e9 * (5.76e23 / 2 / 8.64e19) ** 0.73) - 1) < 1e-12
+    assert row["law_compute"] == {"symbol": "C_min", "value": 5.76e23 / 2, "unit": "FLOP"}
+    assert abs(row["flops_spent"] - 6 * row["N"] * row["D"]) < 1e-6 * row["flops_spent"]
+    assert row["flops_spent"] <= 5.76e23 and not row["over_budget"]
     pf = kb("optimal", "kaplan2020", "--compute", "6666.67 PF-days", "--json").json()
     assert abs(pf["results"][0]["N"] / row["N"] - 1) < 1e-5
 
@@ -89,7 +93,7 @@ def test_compare_headline_report(kb, tmp_path):
     assert "https://arxiv.org/abs/2001.08361" in page and "https://arxiv.org/abs/2203.15556" in page
     assert "<script" not in page and "<link" not in page and "javascript:" not in page
     text = md.read_text()
-    assert "| compute (FLOP) |" in text and "Kaplan" in text
+    assert "| budget C (FLOP) |" in text and "| spent 6ND (FLOP) |" in text and "Kaplan" in text
 
 
 def test_compare_json_has_grid_and_caveats(kb):

@@ -317,6 +317,14 @@ def test_symbolic_derivatives_match_finite_differences():
     ("muennighoff", {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35,
                      "R_N_star": 5.3, "R_D_star": 15.4},
      {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35}),
+    ("broken_power", {"E": 1.2, "B": 40.0, "c0": 0.05, "c1": 0.3, "d1": 3e8, "f1": 0.5}, None),
+    ("multiplicative", {"A": 80.0, "alpha": 0.07, "beta": 0.09}, None),
+    ("multiplicative_offset", {"E": 1.6, "A": 3e4, "alpha": 0.2, "beta": 0.25}, None),
+    ("shifted_power", {"E": 1.5, "A": 300.0, "X_0": 2e8, "alpha": 0.4}, None),
+    ("kaplan_n", {"N_c": 8.8e13, "alpha_N": 0.076}, None),
+    ("kaplan_c", {"C_c": 2.0e27, "alpha_C": 0.05}, None),
+    ("compute_offset", {"E": 1.7, "A": 2e3, "alpha": 0.15}, None),
+    ("params_offset", {"E": 1.7, "A": 400.0, "alpha": 0.34}, None),
 ])
 def test_every_form_recovers_its_own_parameters(name, truth, fixed):
     """Noise-free data generated from each form: the fit returns the generating values."""
@@ -326,6 +334,7 @@ def test_every_form_recovers_its_own_parameters(name, truth, fixed):
     env = {"N": 10 ** rng.uniform(7, 10, n), "D": 10 ** rng.uniform(9, 12, n)}
     env["U_D"] = env["D"] / rng.uniform(1, 40, n)
     env["X"] = env["N"]
+    env["C"] = 6 * env["N"] * env["D"]
     env.update(truth)
     env.update(forms.helper_env())
     y = form.compiled()(env)
@@ -353,3 +362,266 @@ def test_few_scales_warning():
     loss = 1.8 + 400 / n**0.34 + 2000 / d**0.37
     r = kbfit.fit({"N": n, "D": d, "loss": loss}, "chinchilla")
     assert any(w.startswith("N has only 2 distinct scales") for w in r["warnings"])
+
+
+# ----------------------------------------------------------------------------- issue 15
+
+GADRE = DATA / "gadre-overtraining" / "gadre_losses_flat.csv"
+
+
+def gadre_c4_table1():
+    """Gadre et al. 2024 (arXiv 2403.08540; MIT data): the Table-1 configurations the paper
+    fits, trained on C4 and evaluated on c4_val: N in {0.011, 0.079, 0.154, 0.411}B at
+    M = 20 tokens/param, plus 0.011B at M = 320 (gadre-overtraining/README.md)."""
+    with open(GADRE, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["dataset"] == "c4_original" and r["val_set"] == "c4_val"]
+    sel = [r for r in rows if (float(r["tokens_per_param"]) == 20 and float(r["params"]) < 1e9)
+           or (float(r["tokens_per_param"]) == 320 and float(r["params"]) < 2e7)]
+    return {"N": [float(r["params"]) for r in sel], "D": [float(r["tokens"]) for r in sel],
+            "loss": [float(r["loss"]) for r in sel]}
+
+
+@pytest.mark.skipif(not GADRE.exists(), reason="shared/data is not next to the checkout")
+def test_gadre_tied_fit_reproduces_table6():
+    """Table 6 (C4): E 1.51, a 141, b 190, eta 0.121 for L = E + (a M^eta + b M^-eta) C^-eta,
+    which is Chinchilla with alpha = beta = 2 eta, a = A 6^eta, b = B 6^eta (C = 6ND, M = D/N).
+    The paper fits with scipy curve_fit (least squares on the loss): --objective mse."""
+    t = gadre_c4_table1()
+    assert len(t["loss"]) == 5
+    r = kbfit.fit(t, "chinchilla", objective="mse", tie={"alpha": "beta"})
+    p = r["params"]
+    assert p["alpha"] == p["beta"] and r["tied"] == {"beta": "alpha"}
+    eta = p["alpha"] / 2
+    assert round(eta, 3) == 0.121  # printed to 3 decimals
+    assert round(p["E"], 2) == 1.51
+    assert round(p["A"] * 6 ** eta) == 141
+    assert abs(p["B"] * 6 ** eta - 190) < 1.0  # printed to 3 figures
+    # the log-Huber objective moves eta off the printed value: the objective matters here
+    hub = kbfit.fit(t, "chinchilla", tie={"alpha": "beta"})["params"]
+    assert round(hub["alpha"] / 2, 3) != 0.121
+
+
+@needs_data
+def test_weights_all_ones_equal_unweighted_and_nonuniform_differ(tmp_path):
+    rows = epoch_rows()
+    plain = kbfit.fit(rows, "chinchilla")
+    ones = kbfit.fit(rows, "chinchilla", weights=np.ones(240))
+    assert ones["weighted"] and not plain["weighted"]
+    for k, v in plain["params"].items():
+        assert ones["params"][k] == pytest.approx(v, rel=1e-9)
+    assert ones["objective_value"] == pytest.approx(plain["objective_value"], rel=1e-12)
+    # weight the large models 10x: the fit follows them, the exponents move
+    n = np.array(rows["Model Size"], float)
+    w = np.where(n > 1e9, 10.0, 1.0)
+    heavy = kbfit.fit({**rows, "weight": w}, "chinchilla")  # a `weight` column is found by name
+    assert heavy["weighted"] and heavy["columns"]["weight"] == "weight"
+    assert abs(heavy["params"]["alpha"] - plain["params"]["alpha"]) > 1e-3
+    assert heavy["data_hash"] != plain["data_hash"]
+    # integer weights are repeated rows: weight 2 on a row = the row twice
+    w2 = np.ones(240)
+    w2[:40] = 2
+    dup = {k: list(v) + list(v[:40]) for k, v in rows.items()}
+    a = kbfit.fit(rows, "chinchilla", weights=w2)["params"]
+    b = kbfit.fit(dup, "chinchilla")["params"]
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-6)
+    with pytest.raises(BadFile, match="weights"):
+        kbfit.fit(rows, "chinchilla", weights=-np.ones(240))
+    with pytest.raises(KbError, match="240 rows"):
+        kbfit.fit(rows, "chinchilla", weights=np.ones(3))
+
+
+@needs_data
+def test_fix_bounds_starts_and_tie_errors():
+    rows = epoch_rows()
+    r = kbfit.fit(rows, "chinchilla", fixed={"alpha": 0.34})
+    assert r["params"]["alpha"] == 0.34 and r["fixed"] == {"alpha": 0.34}
+    b = kbfit.fit(rows, "chinchilla", bounds={"E": (1.9, 3.0)})
+    assert b["params"]["E"] == pytest.approx(1.9) and any("E = 1.9 is at its bound" in w for w in b["warnings"])
+    g = kbfit.fit(rows, "chinchilla", grid={"alpha": (0.3, 0.4), "beta": (0.3, 0.4)}, starts=2)
+    assert g["starts"]["grid"] == 4 and g["starts"]["polished"] >= 1
+    assert g["objective_value"] == pytest.approx(kbfit.fit(rows, "chinchilla")["objective_value"], rel=1e-9)
+    for kwargs, msg in [({"tie": {"alpha": "gamma"}}, "no parameter 'gamma'"),
+                        ({"tie": {"alpha": "beta"}, "fixed": {"beta": 0.3}}, "tied to 'alpha'"),
+                        ({"bounds": {"E": (3, 1)}}, "lo < hi"),
+                        ({"grid": {"alpha": (5.0,)}}, "within its bounds"),
+                        ({"starts": 0}, "positive integer")]:
+        with pytest.raises(KbError, match=msg):
+            kbfit.fit(rows, "chinchilla", **kwargs)
+
+
+def test_parse_options_as_typed():
+    o = kbfit.parse_options(fix=["alpha=0.34"], tie=["alpha=beta"], bounds=["E=0.5:3", "A=1:1e6"],
+                            starts=["16", "alpha=0.1:1.2:12"], predict=["N=70B,D=1.4T"])
+    assert o["fixed"] == {"alpha": 0.34} and o["tie"] == {"alpha": "beta"}
+    assert o["bounds"] == {"E": (0.5, 3.0), "A": (1.0, 1e6)}
+    assert o["starts"] == 16 and len(o["grid"]["alpha"]) == 12 and o["grid"]["alpha"][-1] == pytest.approx(1.2)
+    assert o["predict"] == {"N": 70e9, "D": 1.4e12}
+    for bad in [{"fix": ["alpha"]}, {"bounds": ["E=1"]}, {"starts": ["many"]}, {"fix": ["alpha=1", "alpha=2"]},
+                {"predict": ["N=x"]}]:
+        with pytest.raises(KbError):
+            kbfit.parse_options(**bad)
+
+
+@needs_data
+def test_api_data_kinds_and_lazy_import():
+    import subprocess
+    import sys
+
+    import kb
+
+    rows = epoch_rows()
+    ref = kbfit.fit(rows, "chinchilla")["params"]
+    as_arrays = {k: np.asarray(v) if k in ("Model Size", "Training FLOP", "loss") else v for k, v in rows.items()}
+    assert kb.fit(as_arrays, form="chinchilla")["params"] == pytest.approx(ref)
+    as_dicts = [dict(zip(rows, vals)) for vals in zip(*rows.values())]
+    assert kb.fit(as_dicts)["params"] == pytest.approx(ref)
+    assert kb.fit(EPOCH)["n_points"] == 245  # a path
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    if pd is not None:
+        assert kb.fit(pd.DataFrame(as_arrays))["params"] == pytest.approx(ref)
+    for bad in (42, "no-such-file.csv", [1, 2, 3], b"N,D"):
+        with pytest.raises(KbError):
+            kb.fit(bad)
+    code = ("import sys, kb; assert 'numpy' not in sys.modules; f = kb.fit; "
+            "assert callable(f) and 'scipy' not in sys.modules; from kb import fit; assert fit.read_csv")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_data
+def test_prediction_interval_comparison_and_bound_diagnostics():
+    rows = epoch_rows()
+    r = kbfit.fit(rows, "chinchilla", bootstrap=100, seed=3, predict={"N": 70e9, "D": 1.4e12},
+                  compare={"law": "besiroglu", "constants": PUBLISHED},)
+    pred = r["prediction"]
+    f = forms.get("chinchilla").compiled()
+    assert pred["value"] == pytest.approx(float(f({"N": 70e9, "D": 1.4e12, **r["params"]})))
+    lo, hi = pred["interval"]
+    assert lo < pred["value"] < hi and hi - lo < 0.2
+    assert r["comparison"]["all_inside"] is True
+    far = kbfit.fit(rows, "chinchilla", bootstrap=50, compare={"law": "x", "constants": {"alpha": 0.7, "E": 1.82}})
+    assert far["comparison"]["constants"]["alpha"]["inside"] is False and far["comparison"]["all_inside"] is False
+    # residual summary and the objective's name
+    res = r["diagnostics"]["residuals"]
+    assert 0 < res["median_abs"] <= res["rms"] <= res["max_abs"]
+    assert "Huber" in r["objective_name"]
+    # A and alpha move together along the valley: reported as not separately identified
+    assert any(w.startswith("A and alpha are correlated") for w in r["warnings"])
+    # a bound that binds in the bootstrap is said, with how many draws hit it
+    tight = kbfit.fit(rows, "chinchilla", bootstrap=60, seed=1, bounds={"E": (1.8, 3.0)})
+    assert "E" in tight["bootstrap"]["at_bound"]
+    assert any(w.startswith("E: ") and "bootstrap draws" in w for w in tight["warnings"])
+
+
+def test_many_rows_same_answer_as_all_rows_at_once():
+    """The staged fit (subsamples for the grid, row blocks for the sums) lands on the optimum
+    of the full objective: compare with the unstaged fit on the same 30,000 rows."""
+    rng = np.random.default_rng(5)
+    n = 30_000
+    N = 10 ** rng.uniform(7, 10, n)
+    D = 10 ** rng.uniform(9, 12, n)
+    loss = (1.8 + 400 / N**0.34 + 2000 / D**0.37) * np.exp(rng.normal(0, 0.01, n))
+    staged = kbfit.fit({"N": N, "D": D, "loss": loss}, "chinchilla")
+    assert staged["starts"]["rows_per_stage"][-1] == n and len(staged["starts"]["rows_per_stage"]) > 1
+    old = kbfit.GRID_ROWS, kbfit.CHUNK
+    try:
+        kbfit.GRID_ROWS, kbfit.CHUNK = 10 ** 9, 10 ** 9  # one stage, one block
+        whole = kbfit.fit({"N": N, "D": D, "loss": loss}, "chinchilla")
+    finally:
+        kbfit.GRID_ROWS, kbfit.CHUNK = old
+    assert staged["objective_value"] <= whole["objective_value"] * (1 + 1e-10)
+    for k, v in whole["params"].items():
+        assert staged["params"][k] == pytest.approx(v, rel=1e-4)
+
+
+@pytest.mark.skipif(not GADRE.exists(), reason="shared/data is not next to the checkout")
+def test_cli_fit_options_gadre(kb, tmp_path):
+    t = gadre_c4_table1()
+    path = tmp_path / "gadre_c4.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["params", "tokens", "loss"])
+        w.writerows(zip(t["N"], t["D"], t["loss"]))
+    r = kb("fit", path, "--objective", "mse", "--tie", "alpha=beta", "--json")
+    assert r.code == 0, r.err
+    res = r.json()
+    assert round(res["params"]["alpha"] / 2, 3) == 0.121 and res["params"]["beta"] == res["params"]["alpha"]
+    r = kb("fit", path, "--objective", "mse", "--fix", "alpha=0.24", "--tie", "alpha=beta",
+           "--bounds", "E=0.5:3", "--starts", "4", "--predict", "N=1.4B,D=28B")
+    assert r.code == 0, r.err
+    assert "prediction at N=1.4e+09, D=2.8e+10:" in r.out and "objective: mean squared error" in r.out
+    assert "residuals (predicted - observed)" in r.out
+    for args, msg in [(["--fix", "alpha"], "--fix takes NAME=VALUE"),
+                      (["--tie", "alpha=zeta"], "no parameter 'zeta'"),
+                      (["--bounds", "E=3:1"], "lo < hi"),
+                      (["--starts", "lots"], "--starts takes a count"),
+                      (["--weights", "w"], "no column 'w'"),
+                      (["--predict", "Q=1"], "--predict needs N, D"),
+                      (["--compare", "nosuchlaw2020.x"], "nosuchlaw2020")]:
+        r = kb("fit", path, *args)
+        assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and msg in r.err, (args, r.err)
+
+
+def test_cli_isik_forms_on_users_points(kb, tmp_path):
+    """Isik et al. 2024 publish the forms, not the constants: fit your own (D_p, BLEU) points."""
+    f = forms.get("isik-bleu")
+    D = np.geomspace(1e8, 3e10, 12)
+    bleu = f.compiled()({"D": D, "A": 0.05, "alpha": 0.3, "beta": 1.5})
+    path = tmp_path / "bleu.csv"
+    path.write_text("D_p,BLEU\n" + "".join(f"{d:.6g},{b:.8g}\n" for d, b in zip(D, bleu)))
+    r = kb("fit", path, "--form", "isik-bleu", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["params"]["beta"] == pytest.approx(1.5, rel=1e-3)
+    ce = 0.9 + 50.0 / D**0.2
+    path.write_text("D_p,loss\n" + "".join(f"{d:.6g},{v:.10g}\n" for d, v in zip(D, ce)))
+    r = kb("fit", path, "--form", "isik-ce", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["params"]["alpha"] == pytest.approx(0.2, rel=1e-3)
+
+
+@needs_data
+def test_cli_compare_with_published_law(kb):
+    r = kb("fit", EPOCH, "--bootstrap", "60", "--compare", "hoffmann2022.approach3", "--json")
+    assert r.code == 0, r.err
+    comp = r.json()["comparison"]
+    assert comp["law"] == "hoffmann2022.approach3"
+    # Besiroglu et al.: Hoffmann's printed beta 0.28 is far outside the refit's interval
+    assert comp["constants"]["beta"]["inside"] is False and comp["all_inside"] is False
+
+
+@needs_data
+def test_cli_html_report(kb, tmp_path):
+    out = tmp_path / "fit.html"
+    r = kb("fit", EPOCH, "--bootstrap", "40", "--predict", "N=70B,D=1.4T", "--compare", "hoffmann2022.approach3",
+           "--html", out, "--json")
+    assert r.code == 0, r.err
+    page = out.read_text()
+    # data and fit, observed/predicted against N and D, and observed against predicted
+    assert page.count("<svg") == 4 and "data (245 points)" in page
+    for text in ("Lack of fit", "Against hoffmann2022.approach3", "95% bootstrap interval", "Residuals (log(predicted / observed))"):
+        assert text in page, text
+    # each parameter with its interval; the published beta (0.28) is outside the refit's
+    assert "<strong>outside</strong>" in page
+    assert r.json()["html"] == str(out)
+    # bad target: exit 2, one line, nothing written
+    r = kb("fit", EPOCH, "--html", tmp_path / "no" / "such" / "dir.html")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()
+    r = kb("fit", EPOCH, "--approach", "2", "--html", tmp_path / "a2.html")
+    assert r.code == 2 and "Approach 3" in r.err and not (tmp_path / "a2.html").exists()
+
+
+@pytest.mark.skipif(not GADRE.exists(), reason="shared/data is not next to the checkout")
+def test_tied_weighted_fit_saves_as_a_valid_law():
+    t = gadre_c4_table1()
+    t["weight"] = [1.0, 2.0, 1.0, 1.0, 1.0]
+    r = kbfit.fit(t, "chinchilla", objective="mse", tie={"alpha": "beta"}, bootstrap=20)
+    doc = kbfit.to_law_document(r, "gadrecheck2026.tied")
+    _, laws = load_document(doc, "fit", origin="user")
+    law = laws[0]
+    assert "tied to alpha" in law.constant("beta").note
+    assert law.constant("beta").value == pytest.approx(law.constant("alpha").value, rel=1e-5)
+    assert any("weighted" in n.text for n in law.notes)
