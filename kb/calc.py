@@ -7,7 +7,7 @@ units, as the paper prints them (Kaplan's PF-days), and are what `kb check` uses
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 import numpy as np
 
@@ -15,6 +15,16 @@ from . import formula as formula_lang
 from . import units
 from .errors import BadNumber, KbError, MissingConstants, SolveError
 from .schema import Law, Source
+
+
+def quiet_numpy(fn):
+    """Entry points compute with inf and NaN on purpose (bisections, grids) and check results
+    themselves: numpy's RuntimeWarnings would only be noise on stderr."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    return wrapper
 
 COMPUTE_PER_PARAM_TOKEN = 6.0  # C = 6ND: forward + backward FLOPs per parameter per token
 # an allocation spending more than the budget by more than this is flagged: a paper's table
@@ -197,6 +207,7 @@ def native_eval(law: Law, inputs: dict):
     return c.main(env), {sym: f(env) for sym, f in c.outputs}
 
 
+@quiet_numpy
 def evaluate(law: Law, raw_inputs: dict) -> Result:
     native, shown = parse_inputs(law, raw_inputs)
     value, extra = native_eval(law, native)
@@ -206,11 +217,24 @@ def evaluate(law: Law, raw_inputs: dict) -> Result:
     for out in law.outputs:
         v, u = units.from_native(extra[out.symbol], out.unit)
         also.append({"symbol": out.symbol, "value": _jsonable(v), "unit": u, "quantity": out.quantity})
-    if not np.all(np.isfinite(np.asarray(value_user, dtype=float))):
-        warns.append(f"{law.id}: the result is not finite (overflow or outside the law's domain)")
+    _require_finite(law, value_user, shown)
     return Result(law.id, {k: _jsonable(v) for k, v in shown.items()},
                   {"symbol": law.predicts.symbol, "value": _jsonable(value_user), "unit": unit,
                    "quantity": law.predicts.quantity}, also, warns)
+
+
+def _require_finite(law: Law, value, shown: dict) -> None:
+    """A result that is NaN, infinite or was complex is exit 2 naming the law and the inputs
+    (of the first such point of a sweep), not a number or a null printed as if it were one."""
+    values = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(values)
+    if not np.any(bad):
+        return
+    i = int(np.flatnonzero(bad.reshape(-1))[0]) if values.ndim else 0
+    at = ", ".join(f"{k}={np.asarray(v).reshape(-1)[i] if np.ndim(v) else v:.6g}" for k, v in shown.items())
+    where = f" (point {i + 1} of {values.size})" if values.ndim else ""
+    raise SolveError(f"{law.id}: no finite result at {at}{where}: the law overflows or is undefined there "
+                     f"(e.g. a negative number to a fractional power)")
 
 
 def _jsonable(v):
@@ -357,6 +381,7 @@ def parse_budgets(values) -> np.ndarray:
     return np.array(budgets, dtype=float)
 
 
+@quiet_numpy
 def optimal(target: "Law | Source", compute, catalog, given: "dict | None" = None) -> Allocation:
     """Compute-optimal N and D (user units) at each budget (FLOPs) for a loss law, an
     allocation law, or a source (its headline allocation). `given`: the loss law's other
@@ -477,6 +502,7 @@ def with_headline_loss(result: Allocation, source: Source, catalog) -> Allocatio
 # ----------------------------------------------------------------------------- inverse
 
 
+@quiet_numpy
 def inverse(law: Law, target: str, given: dict, solve_for: "str | None" = None) -> dict:
     """What input reaches `target` (a value of the law's output)? With a loss law of N and D
     and nothing given, the answer is the compute whose optimal allocation reaches the loss."""
@@ -539,6 +565,7 @@ def _bisect(f, lo: float, hi: float, fail: str, iterations: int = 200) -> float:
 # ----------------------------------------------------------------------------- inference-aware optimum
 
 
+@quiet_numpy
 def inference_optimal(law: Law, target_loss: float, inference_tokens: float) -> dict:
     """Sardana et al.'s question for any loss law L(N, D): the model that reaches `target_loss`
     with the least training + inference compute, 6 N D_train + 2 N D_inference (FLOPs),
@@ -573,6 +600,8 @@ def inference_optimal(law: Law, target_loss: float, inference_tokens: float) -> 
     grid = np.linspace(0.0, 80.0, 1601)  # N from 1 to e^80 parameters, log-spaced
     cost, _, _ = total(grid)
     if not np.any(np.isfinite(cost)):
+        if np.any(np.isfinite(total(grid)[2])):  # some N reaches the loss: the inference term overflows
+            raise BadNumber(f"{law.id}: inference tokens {inference_tokens:g} make the compute overflow")
         raise SolveError(f"{law.id}: no model size reaches loss {target_loss:g}")
     i = int(np.argmin(cost))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import resources
-from .errors import BadFile, UnknownId
+from .errors import BadFile, KbError, UnknownId
 from .schema import Law, Source, load_document, parse_toml
 
 
@@ -91,11 +91,9 @@ class Catalog:
 
 def schema_document(path: Path) -> dict:
     """The parsed TOML of a law file (floats kept as Decimal strings' digits)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadFile(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8 text'}") from None
-    return parse_toml(text, str(path))
+    from .bounded import read_text  # bounded: /dev/zero or a 10 GB file is refused, not loaded
+
+    return parse_toml(read_text(path, what="law file"), str(path))
 
 
 def read_file(path: Path, origin: str = "user") -> "tuple[Source, list[Law]]":
@@ -125,13 +123,12 @@ def published() -> Catalog:
             pass
     catalog = _parse_published()
     if path is not None:
+        from . import safe_write
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(catalog, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
+            safe_write.write_bytes(path, pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, KbError):  # no cache is only slower
             pass
     return catalog
 

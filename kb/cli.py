@@ -6,6 +6,7 @@ JSON document on stdout and nothing else.
 """
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -45,9 +46,17 @@ def emit_json(obj) -> None:
     sys.stdout.write(json_text(obj))
 
 
+def safe_text(message) -> str:
+    """What a message may show: the database URL's secrets hidden (kb.redact); control
+    characters are escaped for all output by kb.printable."""
+    from .redact import redact_text
+
+    return redact_text(str(message), os.environ.get("KB_DATABASE_URL"))
+
+
 def warn(messages) -> None:
     for m in messages:
-        typer.echo(f"warning: {m}", err=True)
+        typer.echo(f"warning: {safe_text(m)}", err=True)
 
 
 def g(value, digits: int = 4) -> str:
@@ -67,19 +76,15 @@ def table(headers, rows) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write next to the target, then rename: an interrupted run leaves no half-written file."""
-    path = Path(path)
-    if path.is_dir():
-        raise KbError(f"{path} is a directory; give a file name")
-    if not path.parent.exists():
-        raise KbError(f"cannot write {path}: directory {path.parent} does not exist")
-    from .site import write_if_changed  # the one atomic writer (temp file + rename)
+    """Every file a command writes goes through kb.safe_write (temp file + rename, no links followed)."""
+    from .safe_write import write_text
 
-    write_if_changed(path, text.encode("utf-8"))
+    write_text(path, text)
 
 
-def parse_assignments(pairs) -> dict:
-    """['N=70B', 'D=1e12,2e12'] -> {'N': '70B', 'D': array([...])}."""
+def parse_assignments(pairs, sweep: bool = True) -> dict:
+    """['N=70B', 'D=1e12,2e12'] -> {'N': '70B', 'D': array([...])}. `sweep=False`: the command
+    takes one value per name, and a comma list is refused."""
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
@@ -89,6 +94,8 @@ def parse_assignments(pairs) -> dict:
             raise KbError(f"expected NAME=VALUE, got '{pair}'")
         if name in out:
             raise KbError(f"{name} is given twice")
+        if "," in value and not sweep:
+            raise KbError(f"{name}: give one value, not a list ('{value}'); sweeps work in kb eval")
         if "," in value:
             import numpy as np
 
@@ -359,7 +366,7 @@ def optimal(
     budgets = calc.parse_budgets([c for item in list(compute) + list(more or []) for c in item.split(",") if c.strip()])
     budgets.sort()  # --compute values and trailing ones arrive separately; report them in order
     target = resolve(ident)
-    held = parse_assignments(given)
+    held = parse_assignments(given, sweep=False)
     if unique_tokens is not None:
         held["U"] = unique_tokens
     result = calc.optimal(target, budgets, catalog_for(ident), held or None)
@@ -386,7 +393,7 @@ def inverse(
     from . import calc
     from .lookup import law
 
-    result = calc.inverse(law(ident), target, parse_assignments(assignments), solve_for)
+    result = calc.inverse(law(ident), target, parse_assignments(assignments, sweep=False), solve_for)
     if as_json:
         return emit_json(result)
     s = result["solved"]
@@ -544,6 +551,7 @@ def report(
             bar.__exit__(None, None, None)
     if as_json:
         return emit_json(summary)
+    warn(summary["warnings"])
     typer.echo(f"{summary['out']}: {summary['pages']} pages ({summary['sources']} sources, {summary['laws']} laws, "
                f"{len(summary['comparisons'])} comparisons); {len(summary['written'])} files written, "
                f"{summary['unchanged']} unchanged{', ' + str(len(summary['removed'])) + ' removed' if summary['removed'] else ''}")
@@ -675,6 +683,8 @@ def fit(
 
     if bootstrap < 0:
         raise KbError("--bootstrap must be >= 0")
+    if not 0 <= seed < 2**63:
+        raise KbError(f"--seed must be an integer from 0 to 2**63 - 1; got {seed}")
     if replace and not save:
         raise KbError("--replace needs --save ID")
     columns = {k: v for k, v in (c.split("=", 1) if "=" in c else (c, "") for c in column or [])}
@@ -811,6 +821,52 @@ def add(
 # ----------------------------------------------------------------------------- entry point
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised by our SIGINT handler instead of KeyboardInterrupt, which typer turns into a
+    silent exit 130 before main could say so. A BaseException: it unwinds through every
+    `except Exception`, so the safe writer removes its temporary file and a store transaction
+    rolls back on the way out."""
+
+
+def _interrupt(signum, frame):
+    raise Interrupted()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    typer.echo(f"warning: {safe_text(message)}", err=True)  # one line, never a source excerpt
+
+
+def _strict_argv(argv) -> "list[str]":
+    """The arguments as UTF-8, decoded strictly whatever the locale (Python decoded them with the
+    locale's codec and surrogateescape; os.fsencode gives back the bytes as typed)."""
+    out = []
+    for n, arg in enumerate(argv, 1):
+        try:
+            out.append(os.fsencode(arg).decode("utf-8"))
+        except UnicodeError:
+            raise KbError(f"argument {n} is not valid UTF-8 text") from None
+    return out
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout left (`kb list | head -1`): the work is done; point stdout at
+    /dev/null so the interpreter's final flush does not complain, and exit 0 like cat."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(0)
+
+
+def _epipe(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+            return True
+        exc = exc.__context__
+    return False
+
+
 def _help_hint(exc) -> str:
     """`kb SUBCOMMAND --help` for an error inside a sub-command, else `kb --help`."""
     ctx = getattr(exc, "ctx", None)
@@ -825,10 +881,28 @@ def main(argv=None) -> None:
         from click.exceptions import ClickException, NoArgsIsHelpError
     from typer import Abort, Exit
 
+    import signal
+    import warnings
+
+    warnings.showwarning = _show_warning
+    from .printable import Escaping
+
+    if not isinstance(sys.stdout, Escaping):  # control characters of stored text shown escaped
+        sys.stdout, sys.stderr = Escaping(sys.stdout), Escaping(sys.stderr, keep_cr=True)
+    with contextlib.suppress(ValueError):  # not in the main thread (an embedding program): leave it
+        signal.signal(signal.SIGINT, _interrupt)
     try:
-        code = app(args=argv, prog_name="kb", standalone_mode=False)
+        args = _strict_argv(sys.argv[1:] if argv is None else argv)
+        code = app(args=args, prog_name="kb", standalone_mode=False)
+    except Interrupted:
+        typer.echo("kb: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit as exc:  # typer meets EPIPE with sys.exit(1) before we see it
+        if _epipe(exc.__context__):
+            _stdout_gone()
+        raise
     except KbError as exc:
-        typer.echo(f"kb: error: {exc}", err=True)
+        typer.echo(f"kb: error: {safe_text(exc)}", err=True)
         sys.exit(exc.exit_code)
     except NoArgsIsHelpError as exc:
         typer.echo(exc.format_message(), err=True)  # bare `kb`: the help, and status 2
@@ -845,5 +919,11 @@ def main(argv=None) -> None:
         typer.echo("kb: interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
-        sys.exit(0)
+        _stdout_gone()
+    try:
+        sys.stdout.flush()  # a pipe closed after the last write shows up only here
+    except OSError as exc:
+        if _epipe(exc):
+            _stdout_gone()
+        raise
     sys.exit(code if isinstance(code, int) else 0)

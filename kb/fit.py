@@ -29,6 +29,7 @@ numpy only at import; scipy is not needed.
 
 import csv
 import hashlib
+import io
 import math
 import sys
 import types
@@ -90,9 +91,11 @@ def read_csv(path) -> "dict[str, list[str]]":
     """A CSV file as {header: [cell, ...]}; BadFile for an unreadable or empty file.
     Rows are streamed into the columns (no list of row lists: memory ~ the cells)."""
     path = Path(path)
+    from .bounded import open_text  # bounded: /dev/zero or a 10 GB file stops at the limit
+
     header, cols, line = None, None, 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with open_text(path, what="CSV file", encoding="utf-8-sig") as fh:
             for line, r in enumerate(csv.reader(fh), start=1):
                 if not any(cell.strip() for cell in r):
                     continue

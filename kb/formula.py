@@ -41,14 +41,21 @@ class Formula:
 
         scope = {"__builtins__": {}}
         scope.update({k: getattr(np, v) for k, v in FUNCTIONS.items() if k in self.calls})
-        scope.update(env)
+        # Numbers as numpy doubles: (A - N)**0.5 with N > A is then NaN, not a Python complex,
+        # and overflow is inf (silently here: the caller decides what a non-finite result means).
+        scope.update({k: np.float64(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                      for k, v in env.items()})
         with np.errstate(all="ignore"):
             try:
-                return eval(self._code, scope)  # the AST was checked node by node in `parse`
+                result = eval(self._code, scope)  # the AST was checked node by node in `parse`
             except OverflowError:
                 return math.inf
             except ZeroDivisionError:
                 return math.nan
+            if np.iscomplexobj(result):
+                result = np.where(np.imag(result) == 0, np.real(result), np.nan)
+                return result if np.ndim(result) else float(result)
+            return result
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"

@@ -12,6 +12,7 @@ allow-list of math commands (a user's file could otherwise `\\input` a file or `
 
 import html
 import math
+import os
 import re
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -90,7 +91,29 @@ def num(value, digits: int = 4) -> str:
 
 
 def md_escape(text) -> str:
-    return re.sub(r"([\\`*_{}\[\]<>|])", r"\\\1", str(text or ""))
+    """Law-file text for Markdown: punctuation that starts markup or HTML is backslashed, and a
+    line break becomes a space, so the text cannot open a heading, list, block or raw HTML."""
+    return re.sub(r"([\\`*_{}\[\]<>|#$!~])", r"\\\1", " ".join(str(text or "").split()))
+
+
+def md_math(latex) -> str:
+    """A law's LaTeX inside `$$ ... $$`: on one line, without `$` (which would close the block)
+    and with < > & as TeX commands (so no HTML tag can form)."""
+    text = " ".join(str(latex or "").split())
+    return text.replace("$", "").replace("<", r"\lt ").replace(">", r"\gt ").replace("&", r"\&")
+
+
+def csv_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run (OWASP): text starting with = + - @, tab or CR gets a
+    leading apostrophe; a real number (-0.5, +1e3) stays as it is, readable as a number."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(text)
+            return text
+        except ValueError:
+            return "'" + text
+    return text
 
 
 SAFE_URL = re.compile(r"^(https?://[^\s\"'<>]+|doi:[^\s\"'<>]+)$", re.IGNORECASE)
@@ -228,6 +251,30 @@ def _tex_finalize(value):
 
 
 KINDS = ("html", "md", "tex")
+MAX_TEMPLATE_VALUE = 10_000_000  # characters/items a template expression may build ('x' * 10**9 would eat memory)
+
+
+def _sandbox_class():
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class Sandbox(SandboxedEnvironment):
+        """Jinja's sandbox (no attribute walks to code), plus caps on `*` and `**`, the two
+        operators with which a short template can exhaust memory or time."""
+
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context, operator, left, right):
+            if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
+                    and right * math.log2(abs(left)) > 4096:
+                raise SecurityError(f"{left} ** {right} is too large for a template")
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_TEMPLATE_VALUE:
+                        raise SecurityError("a repeated sequence this long is too large for a template")
+            return super().call_binop(context, operator, left, right)
+
+    return Sandbox
 
 
 def environment(kind: str, template_dir=None):
@@ -240,7 +287,7 @@ def environment(kind: str, template_dir=None):
 
 @lru_cache(maxsize=16)
 def _environment(kind: str, template_dir: str):
-    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 
     loaders = [FileSystemLoader(template_dir)] if template_dir else []
     loaders.append(FileSystemLoader(str(resources.templates_dir())))
@@ -253,18 +300,75 @@ def _environment(kind: str, template_dir: str):
                        finalize=_tex_finalize)
     else:
         options["autoescape"] = kind == "html"
-    env = Environment(**options)
-    env.filters.update(num=num, si=units.format_si, mathml=mathml, md=md_escape, url=safe_url,
+    env = _sandbox_class()(**options)  # a --templates file is untrusted
+    env.filters.update(num=num, si=units.format_si, mathml=mathml, md=md_escape, mdmath=md_math, url=safe_url,
                        tex=tex_escape, texmath=tex_math, texsym=tex_symbol, texnum=tex_num,
                        texprinted=tex_printed, citekey=tex_citekey)
     return env
 
 
 def render(template: str, kind: str, template_dir=None, **context) -> str:
+    """Render a template; any error inside it (syntax, undefined name, a sandbox violation, a
+    division by zero, a self-include) is a KbError naming the template file and line. An HTML
+    page always leaves here with the Content-Security-Policy `context["csp"]` (default: no
+    script at all), whatever the template, even an overriding one, put in its head."""
+    if kind == "html":
+        context.setdefault("csp", csp(None))
+    text = render_template(environment(kind, template_dir), template, **context)
+    return with_csp(text, str(context["csp"])) if kind == "html" else text
+
+
+def csp(script: "str | None") -> str:
+    """Content-Security-Policy: inline styles only; the one inline script by its hash, if any."""
+    import base64
+    import hashlib
+
+    scripts = "'none'"
+    if script is not None:
+        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+        scripts = f"'sha256-{digest}'"
+    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {scripts}; base-uri 'none'; form-action 'none'"
+
+
+def with_csp(page: str, policy: str) -> str:
+    """The page with our CSP meta first in its <head> (or first of all, without one). Browsers
+    enforce every policy a page declares, so one the template adds can only narrow ours."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy, quote=True)}">'
+    if meta in page:
+        return page
+    head = re.search(r"<head\b[^>]*>", page, re.IGNORECASE)
+    at = head.end() if head else 0
+    return page[:at] + ("\n" if head else "") + meta + ("" if head else "\n") + page[at:]
+
+
+def render_template(env, template: str, **context) -> str:
     from jinja2 import TemplateError
 
     try:
-        return environment(kind, template_dir).get_template(template).render(**context)
+        return env.get_template(template).render(**context)
     except TemplateError as exc:
-        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-        raise KbError(f"template {template}{where}: {' '.join(str(exc).split())}") from None
+        name = getattr(exc, "name", None) or getattr(exc, "filename", None) or template
+        line = getattr(exc, "lineno", None) or _template_line(exc.__traceback__)[1]
+        where = f" (line {line})" if line else ""
+        raise KbError(f"template {name}{where}: {' '.join(str(exc).split())}") from None
+    except (ArithmeticError, RecursionError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        # Errors of the template's own expressions ({{ 1/0 }}, a self-include, a bad filter
+        # argument) surface as plain Python exceptions; name the template frame they came from.
+        name, line = _template_line(exc.__traceback__)
+        where = f" (line {line})" if line else ""
+        message = "recursion too deep (does it include itself?)" if isinstance(exc, RecursionError) else \
+            f"{type(exc).__name__}: {exc}"
+        raise KbError(f"template {name or template}{where}: {' '.join(message.split())}") from None
+
+
+def _template_line(tb) -> "tuple[str | None, int | None]":
+    """(template file name, line) of the innermost template frame of a traceback: Jinja rewrites
+    the frames of its compiled code into ones whose file is the template and whose line is the
+    template's line."""
+    found = (None, None)
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name in ("top-level template code", "template") or code.co_name.startswith("block "):
+            found = (os.path.basename(code.co_filename), tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -341,8 +341,11 @@ def _printed(value, where: str) -> str:
         number = Decimal(text)
     except InvalidOperation:
         raise BadFile(f"{where}: '{text}' is not a number") from None
-    if not number.is_finite() or not math.isfinite(float(number)):
-        raise BadFile(f"{where}: '{text}' is not a finite number (or is beyond the range of a float)")
+    if not number.is_finite():
+        raise BadFile(f"{where}: '{text}' is not a finite number")
+    as_float = float(number)  # the calculator computes in doubles: 1e400 would become inf, 1e-400 zero
+    if math.isinf(as_float) or (as_float == 0 and number != 0):
+        raise BadFile(f"{where}: '{text}' is outside the range of a double-precision number")
     return text
 
 

@@ -15,17 +15,19 @@ catalog rewrites nothing; files an earlier build wrote that no longer belong to 
 removed (the list lives in `.kb-report.json`; nothing else in DIR is touched).
 """
 
-import base64
 import hashlib
 import json
 import os
 import re
 from pathlib import Path
 
-from . import __version__, views
+from . import __version__, safe_write, views
 from .errors import KbError
 
 MANIFEST = ".kb-report.json"
+# The only names a build writes: a stale-file entry of the manifest must be one of them.
+SITE_FILE = re.compile(r"(index|(sources|laws|compare)/[A-Za-z0-9_][A-Za-z0-9_.-]*)\.(html|json)")
+MAX_PAGE_BYTES = 64 * 2**20  # more than any page a build writes; a stale file is hashed only this far
 # (left, right): right may be a source without a headline law; then its loss/allocation laws
 # predicting what left's headline laws predict are compared, or the pair is skipped.
 STANDARD_COMPARISONS = (
@@ -55,24 +57,6 @@ def prepare_out(out: Path) -> Path:
     if not os.access(out, os.W_OK | os.X_OK):
         raise KbError(f"--out {out}: directory is not writable")
     return out
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically write `data` unless the file already holds exactly these bytes."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.kb-tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise KbError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return True
 
 
 def standard_comparisons(catalog) -> "tuple[list[dict], list[dict]]":
@@ -167,7 +151,7 @@ class Site:
 
         context.setdefault("version", __version__)
         context.setdefault("script", None)
-        context.setdefault("csp", csp(None))
+        context.setdefault("csp", render.csp(None))
         context.setdefault("href", self.href)
         return render.render(template, "html", self.template_dir, **context)
 
@@ -186,11 +170,11 @@ class Site:
         for law in laws:
             by_kind.setdefault(law.kind, []).append(law)
         kinds = sorted(by_kind, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
-        script = render.environment("html", self.template_dir).get_template("site_filter.js").render()
+        script = render.render_template(render.environment("html", self.template_dir), "site_filter.js")
         html = self.render("site_index.html.j2", title="Scaling laws: the catalog", root="", json_twin="index.json",
                            by_year=by_year, by_kind=[(k, by_kind[k]) for k in kinds], catalog=self.catalog,
                            comparisons=self.comparisons, skipped=self.skipped, count=data["count"],
-                           search_text=search_text, script=Markup(script), csp=csp(script))
+                           search_text=search_text, script=Markup(script), csp=render.csp(script))
         return html, data
 
     def source_page(self, bibkey: str):
@@ -234,15 +218,6 @@ def search_text(*parts) -> str:
     return " ".join(" ".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p or "") for p in parts).lower()
 
 
-def csp(script: "str | None") -> str:
-    """Content-Security-Policy: inline styles only; the one inline script by its hash, if any."""
-    scripts = "'none'"
-    if script is not None:
-        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-        scripts = f"'sha256-{digest}'"
-    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {scripts}; base-uri 'none'; form-action 'none'"
-
-
 def inputs_digest(site: "Site") -> str:
     """A hash of everything a build reads: the catalog (published and user laws), references.bib,
     the templates (packaged and overriding), and the package's code and version."""
@@ -266,24 +241,34 @@ def inputs_digest(site: "Site") -> str:
 
 
 def _manifest(out: Path) -> dict:
+    from . import bounded
+
     try:
-        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(bounded.read_bytes(out / MANIFEST, MAX_PAGE_BYTES, "manifest", regular_only=True))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (KbError, ValueError):
         return {}
+
+
+def _recorded(out: Path, rel, sha) -> bool:
+    """Whether `rel` names a file of the site, confined to `out`, holding the bytes hashed `sha`
+    (what the build that recorded it wrote). A FIFO, device, link or outside path is not."""
+    from . import bounded
+
+    if not isinstance(rel, str) or not SITE_FILE.fullmatch(rel):
+        return False
+    try:
+        data = bounded.read_bytes(safe_write.confined(out, rel), MAX_PAGE_BYTES, "page", regular_only=True)
+    except KbError:
+        return False
+    return hashlib.sha256(data).hexdigest() == sha
 
 
 def _up_to_date(out: Path, manifest: dict, digest: str) -> bool:
     files = manifest.get("files")
     if manifest.get("inputs") != digest or not isinstance(files, dict):
         return False
-    for rel, sha in files.items():
-        try:
-            if hashlib.sha256((out / rel).read_bytes()).hexdigest() != sha:
-                return False
-        except OSError:
-            return False
-    return True
+    return all(_recorded(out, rel, sha) for rel, sha in files.items())
 
 
 def build(out, template_dir=None, progress=None) -> dict:
@@ -304,7 +289,7 @@ def build(out, template_dir=None, progress=None) -> dict:
         if progress:
             progress(1, 1)
         return {**summary, "pages": n // 2, "files": n, "written": [], "unchanged": n, "removed": [],
-                "rendered": False}
+                "rendered": False, "warnings": []}
     pages = list(site.pages())
     written, unchanged, files = [], 0, {}
     for n, (name, render_page) in enumerate(pages, 1):
@@ -312,28 +297,39 @@ def build(out, template_dir=None, progress=None) -> dict:
         for suffix, text in ((".html", html), (".json", views.json_text(data))):
             rel, blob = name + suffix, text.encode("utf-8")
             files[rel] = hashlib.sha256(blob).hexdigest()
-            if write_if_changed(out / rel, blob):
+            if safe_write.write_bytes(rel, blob, inside=out, only_if_changed=True):
                 written.append(rel)
             else:
                 unchanged += 1
         if progress:
             progress(n, len(pages))
-    removed = _remove_stale(out, manifest, files)
-    write_if_changed(out / MANIFEST, (json.dumps({"generator": f"scaling-kb {__version__}", "inputs": digest,
-                                                  "files": files}, indent=1) + "\n").encode("utf-8"))
+    removed, warnings = _remove_stale(out, manifest, files)
+    safe_write.write_bytes(MANIFEST, (json.dumps({"generator": f"scaling-kb {__version__}", "inputs": digest,
+                                                  "files": files}, indent=1) + "\n").encode("utf-8"),
+                           inside=out, only_if_changed=True)
     return {**summary, "pages": len(pages), "files": len(files), "written": written, "unchanged": unchanged,
-            "removed": removed, "rendered": True}
+            "removed": removed, "rendered": True, "warnings": warnings}
 
 
-def _remove_stale(out: Path, manifest: dict, files: dict) -> "list[str]":
-    """Delete files an earlier build wrote that are no longer part of the site (and nothing else)."""
-    removed = []
-    for rel in manifest.get("files") or {}:
-        if not isinstance(rel, str) or rel in files or ".." in Path(rel).parts or Path(rel).is_absolute():
+def _remove_stale(out: Path, manifest: dict, files: dict) -> "tuple[list[str], list[str]]":
+    """Delete files an earlier build wrote that are no longer part of the site, and nothing else:
+    an entry must name a site file confined to `out` (no `..`, no symlinked folder on the way)
+    that still holds the bytes that build recorded. Others are left, with a warning.
+    Returns (removed, warnings)."""
+    removed, warnings = [], []
+    recorded = manifest.get("files")
+    for rel, sha in (recorded.items() if isinstance(recorded, dict) else ()):
+        if rel in files:
             continue
-        try:
-            (out / rel).unlink()
-            removed.append(rel)
-        except OSError:
-            pass
-    return removed
+        if not isinstance(rel, str) or not SITE_FILE.fullmatch(rel):
+            warnings.append(f"{MANIFEST}: ignored the entry {rel!r}: not a file of the site inside {out}")
+        elif not _recorded(out, rel, sha):
+            if os.path.lexists(out / rel):
+                warnings.append(f"left {rel} in place: it is not a file an earlier build wrote there")
+        else:
+            try:
+                safe_write.remove_inside(out, rel)
+                removed.append(rel)
+            except KbError as exc:
+                warnings.append(f"left {rel} in place: {exc}")
+    return removed, warnings

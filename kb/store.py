@@ -472,12 +472,10 @@ def _bulk():
 
 
 def _redact(url: str) -> str:
-    """Hide a password in a URL shown in a message."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
-    return url
+    """Hide the secrets of a URL shown in a message (kb.redact is the one place that knows how)."""
+    from .redact import redact_url
+
+    return redact_url(url)
 
 
 def _to_json(data) -> str:

@@ -72,6 +72,8 @@ def render_table(data: dict, fmt: str, template_dir=None) -> str:
     if fmt not in FORMATS:
         raise KbError(f"unknown format '{fmt}'; use latex, md or csv")
     if fmt == "csv":
+        from .render import csv_cell
+
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["law", "bibkey", "constant", "value", "uncertainty", "interval_low", "interval_high", "unit",
@@ -79,9 +81,10 @@ def render_table(data: dict, fmt: str, template_dir=None) -> str:
         for law in data["laws"]:
             for c in law["constants"]:
                 lo, hi = c["interval"] or ("", "")
-                w.writerow([law["id"], law["bibkey"], c["symbol"], "" if c["missing"] else c["value"],
-                            c["uncertainty"] or "", lo, hi, c["unit"] or "", c["location"],
-                            "yes" if c["verified"] and law["verified"] else "no"])
+                w.writerow([csv_cell(v) for v in (
+                    law["id"], law["bibkey"], c["symbol"], "" if c["missing"] else c["value"],
+                    c["uncertainty"] or "", lo, hi, c["unit"] or "", c["location"],
+                    "yes" if c["verified"] and law["verified"] else "no")])
         return buf.getvalue()
     from . import render
 

@@ -202,6 +202,7 @@ def layout(report, tmp_path_factory) -> dict:
     probe = work / "probe.html"
     html = report.read_text(encoding="utf-8")
     assert "</body>" in html
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)  # the probe's script must run
     probe.write_text(html.replace("</body>", MEASURE + "</body>", 1), encoding="utf-8")
     r = run_chromium(probe.as_uri(), work, "--dump-dom")
     m = re.search(r'<pre id="kb-measure">(.*?)</pre>', r.stdout, re.S)

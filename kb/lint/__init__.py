@@ -16,10 +16,6 @@ holds only vocabulary (how people write quantity names). Import-light: the catal
 first use, numpy only when a formula claim is evaluated.
 """
 
-import sys
-from pathlib import Path
-
-from ..errors import BadFile
 from .claims import _Linter
 from .document import _Doc
 from .knowledge import _index  # noqa: F401  (bench/lint.py builds the index once, timed apart)
@@ -40,17 +36,9 @@ def lint_text(text: str, name: str = "-", verbose: bool = False) -> "list[Findin
 
 
 def _read(path: str) -> "tuple[str, str]":
-    if path == "-":
-        try:
-            return sys.stdin.read(), "-"
-        except UnicodeDecodeError:
-            raise BadFile("cannot read stdin: not UTF-8 text") from None
-    try:
-        return Path(path).read_text(encoding="utf-8"), str(path)
-    except UnicodeDecodeError:
-        raise BadFile(f"cannot read {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise BadFile(f"cannot read {path}: {exc.strerror or exc}") from None
+    from ..bounded import read_text  # bounded, and strict UTF-8 whatever the locale (stdin too)
+
+    return read_text(path, what="draft"), str(path)
 
 
 def lint_paths(paths, verbose: bool = False) -> dict:
