@@ -76,9 +76,9 @@ HOSTILE = {
     "variable with a trailing newline": (GOOD.replace("variables.N", 'variables."N\\n"'), "not a valid name"),
     "alias with a trailing newline": (GOOD.replace('kind = "loss"', 'kind = "loss"\naliases = ["old\\n"]'),
                                       "not a valid name"),
-    "constant beyond a float": (GOOD.replace('value = "400"', 'value = "1e400"'), "finite"),
-    "fitted range beyond a float": (GOOD.replace('fitted = ["1e8", "1e10"]', 'fitted = ["1e8", "1e999"]'), "finite"),
-    "expected value beyond a float": (GOOD.replace('expect = "2.15"', 'expect = "-1e309"'), "finite"),
+    "constant beyond a float": (GOOD.replace('value = "400"', 'value = "1e400"'), "range of a double"),
+    "fitted range beyond a float": (GOOD.replace('fitted = ["1e8", "1e10"]', 'fitted = ["1e8", "1e999"]'), "range of a double"),
+    "expected value beyond a float": (GOOD.replace('expect = "2.15"', 'expect = "-1e309"'), "range of a double"),
     "names equal up to case": (GOOD + SECOND.format(name="Loss"), "collides"),
     "alias equal to another name up to case": (
         GOOD.replace('kind = "loss"', 'kind = "loss"\naliases = ["Ratio"]') + SECOND.format(name="ratio"), "collides"),

@@ -207,13 +207,23 @@ def _index() -> _Index:
             if v.fitted:
                 ix.ranges.setdefault(src, []).append((_dimension(v.unit), v.fitted[0], v.fitted[1], law.id,
                                                       f"{law.location}; fitted range of {v.symbol}"))
-        if law.kind == "qualitative" or not law.formula:
+        if law.kind == "tabulated" and law.variables:
+            # a table has no formula; its printed exponents (one per output, in order: N_opt ~ C^a,
+            # D_opt ~ C^b) take their roles from the power law the table follows
+            var = law.variables[0].symbol
+            dims = [_dimension(law.predicts.unit)] + [_dimension(o.unit) for o in law.outputs]
+            roles = {}
+            for c, dim in zip(law.constants, dims):
+                for k, r in _ast_roles(law, f"{var}**{c.symbol}", dim).items():
+                    roles.setdefault(k, set()).update(r)
+        elif law.kind == "qualitative" or not law.formula:
             continue
-        out_dim = _dimension(law.predicts.unit) if law.kind != "loss" else None
-        roles = _ast_roles(law, law.formula, out_dim)
-        for o in law.outputs:
-            for k, r in _ast_roles(law, o.formula, _dimension(o.unit)).items():
-                roles.setdefault(k, set()).update(r)
+        else:
+            out_dim = _dimension(law.predicts.unit) if law.kind != "loss" else None
+            roles = _ast_roles(law, law.formula, out_dim)
+            for o in law.outputs:
+                for k, r in _ast_roles(law, o.formula, _dimension(o.unit)).items():
+                    roles.setdefault(k, set()).update(r)
         primary = {}
         for c in law.constants:
             r = frozenset(_symbol_roles(c.symbol) or roles.get(c.symbol, set()))
