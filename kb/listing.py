@@ -56,7 +56,10 @@ def summary_sql(mark: str, kind=None, tag=None, source=None, text_=None, year=No
         where.append(f"l.verified = {mark}"), params.append(bool(verified))
     for word in (text_ or "").lower().split():
         where.append(f"l.search_text LIKE {mark} ESCAPE '!'"), params.append(f"%{_escape(word)}%")
-    sql = (f"SELECT {_COLUMNS} FROM kb_law l JOIN kb_source s ON s.bibkey = l.source"
+    # the source's row only for its year (every law has one: a foreign key); the order is the
+    # index ix_kb_law_order's, so SQLite reads it in order instead of sorting 1e5 rows
+    join = " JOIN kb_source s ON s.bibkey = l.source" if year else ""
+    sql = (f"SELECT {_COLUMNS} FROM kb_law l{join}"
            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY l.source, l.position")
     return sql, params
 
@@ -66,7 +69,16 @@ def _escape(text: str) -> str:
 
 
 def rows(raw) -> "list[LawSummary]":
-    return [LawSummary(i, src, kind, title, symbol, bool(verified), origin, location, tuple((tags or "").split()))
+    split = {}  # tags text -> tuple: a big source repeats a few tag sets
+
+    def tags_of(text):
+        found = split.get(text)
+        if found is None:
+            found = split[text] = tuple((text or "").split())
+        return found
+
+    make = LawSummary._make
+    return [make((i, src, kind, title, symbol, bool(verified), origin, location, tags_of(tags)))
             for i, src, kind, title, symbol, verified, origin, location, tags in raw]
 
 

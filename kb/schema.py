@@ -7,6 +7,7 @@ Printed numbers stay strings (their digits carry their precision); floats are de
 
 import math
 import re
+from typing import NamedTuple
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -199,9 +200,9 @@ class Law:
         return dict(self.conditions)
 
 
-@dataclass(frozen=True)
-class LawSummary:
-    """What `kb list` shows of a law: the store reads it from indexed columns, not documents."""
+class LawSummary(NamedTuple):
+    """What `kb list` shows of a law: the store reads it from indexed columns, not documents.
+    Immutable like the dataclasses, but a tuple: `kb list` builds 1e5 of them, ~3x faster."""
 
     id: str
     source: str

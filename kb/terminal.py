@@ -3,6 +3,7 @@
 A table too wide for the terminal wraps its widest text column rather than spilling over."""
 
 import math
+import re
 import shutil
 import textwrap
 
@@ -41,13 +42,27 @@ def wrap(text: str, indent: str = "  ") -> str:
                                 break_long_words=True, break_on_hyphens=False)
 
 
+_BREAKS = frozenset("\t\n\x0b\x0c\r")
+_BREAK = re.compile("[\t\n\x0b\x0c\r]")
+
+
+def _cell(text: str, width: int) -> "list[str]":
+    """textwrap.wrap(text, width) or [""], without textwrap for a cell that already fits on one
+    line (a list of 1e5 laws is mostly such cells): the same lines, tested in test_terminal."""
+    if len(text) <= width and not (text[:1].isspace() or text[-1:].isspace()) and _BREAKS.isdisjoint(text):
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+
+
 def fit_table(headers, rows, limit: "int | None" = None, left=(0,), shrink=None) -> str:
     """Columns of text: those in `left` left-aligned, the rest (numbers) right-aligned. When the
     lines would exceed the terminal, columns are wrapped onto continuation lines until they fit:
     those in `shrink` first (in that order, down to 16 characters), else the widest."""
     limit = limit or width()
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    # column by column (map and zip run in C): a list of 1e5 laws is 4e5 cells
+    columns = [[str(h)] + list(map(str, col)) for h, col in zip(headers, zip(*rows))] if rows else \
+        [[str(h)] for h in headers]
+    widths = [max(map(len, col)) for col in columns]
     gap = 2
 
     def excess():
@@ -62,14 +77,23 @@ def fit_table(headers, rows, limit: "int | None" = None, left=(0,), shrink=None)
         if new >= widths[widest]:
             break  # nothing more to gain: every column is already narrow
         widths[widest] = new
-    lines = []
-    for n, r in enumerate(cells):
-        parts = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
-                 for c, w in zip(r, widths)]
-        for k in range(max(len(p) for p in parts)):
-            texts = [(p[k] if k < len(p) else "") for p in parts]
-            line = "  ".join(t.ljust(w) if i in left else t.rjust(w) for i, (t, w) in enumerate(zip(texts, widths)))
-            lines.append(line.rstrip())
+    # A cell that already fits on one line is printed as it is (what textwrap would give, see
+    # _cell): only the others go through textwrap, so a row of short cells costs one format.
+    wrapped = {}  # (row, column) -> lines, for the cells textwrap may change
+    for i, (col, w) in enumerate(zip(columns, widths)):
+        if max(map(len, col)) <= w and not _BREAK.search("".join(col)) and list(map(str.strip, col)) == col:
+            continue
+        for n, c in enumerate(col):
+            if len(c) > w or c != c.strip() or not _BREAKS.isdisjoint(c):
+                wrapped[n, i] = _cell(c, w)
+    row_format = "  ".join(("{:<%d}" if i in left else "{:>%d}") % w for i, w in enumerate(widths)).format
+    lines = list(map(str.rstrip, map(row_format, *columns)))
+    header = 1
+    for n in sorted({n for n, _ in wrapped}, reverse=True):  # from the end: indices stay valid
+        parts = [wrapped.get((n, i), [col[n]]) for i, col in enumerate(columns)]
+        lines[n:n + 1] = [row_format(*[(p[k] if k < len(p) else "") for p in parts]).rstrip()
+                          for k in range(max(len(p) for p in parts))]
         if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+            header = max(len(p) for p in parts)
+    lines.insert(header, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
