@@ -173,10 +173,9 @@ def show(ident: str = typer.Argument(..., metavar="ID", help="A law id (hoffmann
          as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Show a law (form, constants with locations, conditions, checks) or a source."""
     from . import views
-    from .lookup import catalog_for, resolve
+    from .lookup import resolve_in
 
-    target = resolve(ident)
-    cat = catalog_for(ident)
+    target, cat = resolve_in(ident)
     data = views.show_json(target, cat)
     if hasattr(target, "formula"):
         source = cat.sources[target.source]

@@ -291,6 +291,8 @@ _ABSENT = object()
 class _Doc:
     """A view of one TOML table that knows where it is, for one-line error messages."""
 
+    __slots__ = ("data", "where", "used")
+
     def __init__(self, data, where: str):
         if not isinstance(data, dict):
             raise BadFile(f"{where}: expected a table, got {type(data).__name__}")
@@ -298,11 +300,11 @@ class _Doc:
 
     def get(self, key, default=None, kind=None, required=False):
         self.used.add(key)
-        if key not in self.data:
+        value = self.data.get(key, _ABSENT)
+        if value is _ABSENT:
             if required:
                 raise BadFile(f"{self.where}: missing required field '{key}'")
             return default
-        value = self.data[key]
         if kind is not None and not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
             raise BadFile(f"{self.where}: field '{key}' must be {names}, not {type(value).__name__}")
@@ -335,9 +337,12 @@ class _Doc:
 
 def _printed(value, where: str) -> str:
     """A printed number as a string with its digits; TOML numbers arrive as Decimal or int."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
+    if type(value) is str:  # the usual case, first
+        text = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
         raise BadFile(f"{where}: expected a number written as a string, like \"0.34\"")
-    text = str(value).strip()
+    else:
+        text = str(value).strip()
     try:
         number = Decimal(text)
     except InvalidOperation:
@@ -370,8 +375,13 @@ def _notes(items, where: str) -> "tuple[Note, ...]":
     return tuple(out)
 
 
-def load_document(data: dict, where: str, origin: str = "published") -> "tuple[Source, list[Law]]":
-    """Validate one law file (already parsed TOML, floats as Decimal). Raises BadFile."""
+def load_document(data: dict, where: str, origin: str = "published",
+                  only: "set[str] | None" = None) -> "tuple[Source, list[Law]]":
+    """Validate one law file (already parsed TOML, floats as Decimal). Raises BadFile.
+
+    `only` (law names) reads back part of a stored document: the source and those laws, with
+    the laws they need (headline, approaches, constants_from), each validated in full; the
+    others are neither validated nor returned (`kb show` of one law of a source of 1e5)."""
     doc = _Doc(data, where)
     schema = doc.get("schema", required=True)
     if type(schema) is not int or schema != SCHEMA_VERSION:  # not 1.0 (a Decimal) nor true
@@ -404,8 +414,13 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
     source_conditions.used.update(source_conditions.data)
     laws = []
     law_tables = doc.get("law", [], list)
+    if only is None:
+        law_tables = list(enumerate(law_tables))
+    else:
+        heads = [loss_name, *(alloc.values() if isinstance(alloc, dict) else [alloc]), *approach_names]
+        law_tables = _needed_tables(law_tables, only, heads)
     by_name, folded = {}, {}
-    for i, table in enumerate(law_tables):
+    for i, table in law_tables:
         name = table.get("name") if isinstance(table, dict) else None
         law = _load_law(table, f"{where}: law '{name or i}'", bibkey, source_conditions.data, by_name, origin)
         if law.name in by_name:
@@ -450,6 +465,25 @@ def load_document(data: dict, where: str, origin: str = "published") -> "tuple[S
     doc.used.update({"law", "relation"})
     doc.done()
     return source, laws
+
+
+def _needed_tables(tables: list, only, also) -> "list[tuple[int, dict]]":
+    """The [[law]] tables (with their index) named in `only` or `also`, and the ones their
+    constants_from names, in file order."""
+    named = {}
+    for i, table in enumerate(tables):
+        name = table.get("name") if isinstance(table, dict) else None
+        if isinstance(name, str):
+            named.setdefault(name, []).append(i)
+    wanted, todo = set(), [n for n in (*only, *also) if isinstance(n, str)]
+    while todo:
+        name = todo.pop()
+        for i in named.get(name, ()):
+            if i not in wanted:
+                wanted.add(i)
+                todo.append(tables[i].get("constants_from"))
+        todo = [n for n in todo if isinstance(n, str)]
+    return [(i, tables[i]) for i in sorted(wanted)]
 
 
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

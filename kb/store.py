@@ -380,10 +380,13 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def user_catalog(self, bibkeys: "list[str] | None" = None) -> "catalog_mod.Catalog":
+    def user_catalog(self, bibkeys: "list[str] | None" = None,
+                     only: "dict[str, set[str]] | None" = None) -> "catalog_mod.Catalog":
         """The users' sources (all, or those in `bibkeys`), read back through the validator. A
         stored document the validator refuses (written by another or older kb, or edited in
-        the database) is skipped with a warning, so that one bad row breaks nobody's commands."""
+        the database) is skipped with a warning, so that one bad row breaks nobody's commands.
+        `only` reads some laws of a source (bibkey -> law names, see schema.load_document)."""
+        only = only or {}
         sources, laws = {}, {}
         stmt = select(SourceRow.bibkey, SourceRow.document).where(SourceRow.origin == "user")
         if bibkeys is not None:
@@ -391,7 +394,8 @@ class Store:
         with self._errors("read"), _bulk(), Session(self.engine) as session:
             for bibkey, document in session.exec(stmt):
                 try:
-                    source, file_laws = load_document(json.loads(document), f"store:{bibkey}", origin="user")
+                    source, file_laws = load_document(json.loads(document), f"store:{bibkey}", origin="user",
+                                                      only=only.get(bibkey))
                 except (KbError, ValueError, RecursionError) as exc:
                     print(f"kb: warning: skipping '{bibkey}' in the store: {exc}; re-add it with "
                           f"`kb add --replace`", file=sys.stderr)
@@ -399,6 +403,14 @@ class Store:
                 sources[source.bibkey] = source
                 laws.update((law.id, law) for law in file_laws)
         return catalog_mod.Catalog(sources, laws)
+
+    def related_sources(self, bibkey: str) -> "list[str]":
+        """User sources that declare a relation towards `bibkey` or one of its laws."""
+        stmt = select(RelationRow.owner, RelationRow.target).join(
+            SourceRow, SourceRow.bibkey == RelationRow.owner).where(SourceRow.origin == "user")
+        with self._errors("read"), Session(self.engine) as session:
+            return sorted({owner for owner, target in session.exec(stmt)
+                           if owner != bibkey and target.split(".")[0] == bibkey})
 
     def query(self, kind=None, tag=None, source=None, text_=None, year=None, verified=None) -> "list[str]":
         """Law ids matching every given filter, in catalog order."""
