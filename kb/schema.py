@@ -541,6 +541,20 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
 
     variables = []
     for sym, vt in d.get("variables", {}, dict).items():
+        if (_SHORTCUTS and type(vt) is dict and "meaning" in vt and "unit" in vt
+                and len(vt) == 2 + ("fitted" in vt) and _clean_text(vt["meaning"], "") and _clean_text(vt["unit"], "")
+                and type(vt.get("fitted", [])) is list):
+            # { meaning, unit[, fitted] }, good text: what the general path below builds
+            vwhere = f"{where}.variables.{sym}"
+            fitted = vt.get("fitted")
+            if fitted is not None:
+                if len(fitted) != 2:
+                    raise BadFile(f"{vwhere}: fitted must be [low, high]")
+                fitted = tuple(float(_printed(x, f"{vwhere}.fitted")) for x in fitted)
+                if not 0 <= fitted[0] <= fitted[1]:
+                    raise BadFile(f"{vwhere}: fitted range must be increasing and non-negative")
+            variables.append(Variable(_ident(sym, vwhere), vt["meaning"], vt["unit"], fitted))
+            continue
         vd = _Doc(vt, f"{where}.variables.{sym}")
         fitted = vd.get("fitted", None, list)
         if fitted is not None:
@@ -560,6 +574,13 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
             raise BadFile(f"{where}: constants_from '{inherit}' must name a law earlier in this file")
         constants.extend(earlier[inherit].constants)
     for sym, ct in d.get("constants", {}, dict).items():
+        if _SHORTCUTS and type(ct) is dict and len(ct) == 2 and "value" in ct and _clean_text(ct.get("location")):
+            # { value, location } and nothing else, the location good text: what the general
+            # path below would build, with its messages (tests/test_schema_properties.py)
+            cwhere = f"{where}.constants.{sym}"
+            printed = _printed(ct["value"], f"{cwhere}.value")
+            constants.append(Constant(_ident(sym, cwhere), printed, "", ct["location"], verified=verified))
+            continue
         cd = _Doc(ct, f"{where}.constants.{sym}")
         missing = cd.get("missing", False, bool)
         printed = None if missing else _printed(cd.get("value", required=True), f"{cd.where}.value")
@@ -638,6 +659,15 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
         _clean(value, f"{where}.conditions.{key}")
     checks = []
     for j, ct in enumerate(d.get("check", [], list)):
+        if (_SHORTCUTS and type(ct) is dict and len(ct) == 3 and "expect" in ct and _clean_text(ct.get("location"))
+                and _clean_text(ct.get("expr"), "")):
+            # { location, expr, expect }, good text: what the general path below builds
+            check = Check(law_id, f"{name}#{j + 1}", ct["location"], ct["expr"],
+                          _printed(ct["expect"], f"{where}.check[{j}].expect"))
+            formula_lang.parse(check.expr, {c.symbol for c in constants} | {s for s, _ in where_defs},
+                               extra_calls=CHECK_FUNCTIONS, what=f"{where}.check[{j}].expr")
+            checks.append(check)
+            continue
         kd = _Doc(ct, f"{where}.check[{j}]")
         tol = kd.sub("tolerance")
         check = Check(
@@ -677,6 +707,15 @@ def _strings(items: list, where: str) -> list:
             raise BadFile(f"{where}: expected strings, got {type(item).__name__} {str(item)[:20]!r}")
         _clean(item, where)
     return items
+
+
+_SHORTCUTS = True  # tests turn them off to compare: the general path alone must give the same
+
+
+def _clean_text(value, empty=None) -> bool:
+    """True for a str that `_Doc.text` accepts as it is: no control character, and (unless
+    `empty` is "") not blank, as a location must not be."""
+    return type(value) is str and not _CONTROL.search(value) and (empty == "" or bool(value.strip()))
 
 
 def _clean(text: str, where: str) -> str:

@@ -137,10 +137,16 @@ def test_a_bad_row_in_a_shared_store_breaks_nobody(kb, tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO kb_source (bibkey, short, title, authors, year, arxiv, origin, verified, document) "
                      "VALUES ('other2026', 'o', 't', '', 2026, '', 'user', 1, ?)", (json.dumps(bad, default=str),))
-    for args in (["show", "mylab2026.loss", "--json"], ["check", "--json"], ["report", "--out", tmp_path / "site"]):
+    for args in (["check", "--json"], ["report", "--out", tmp_path / "site"]):
         r = kb(*args)
         assert r.code == 0, (args, r.err)
         assert "other2026" in r.err and "Traceback" not in r.err
+    # showing one law reads back its own source only: the bad row is not read, so not named...
+    r = kb("show", "mylab2026.loss", "--json")
+    assert r.code == 0 and r.json()["id"] == "mylab2026.loss" and "Traceback" not in r.err, r.err
+    # ...until it is asked for: refused with the warning, never shown
+    r = kb("show", "other2026.loss")
+    assert r.code == 2 and "other2026" in r.err and "Traceback" not in r.err, r.err
     assert kb("list", "--json").json()["count"] == len(published().laws) + 1
 
 
