@@ -355,7 +355,7 @@ def _printed(value, where: str) -> str:
     return text
 
 
-def _ident(name, where: str, reserved=(*formula_lang.FUNCTIONS, *CHECK_FUNCTIONS)) -> str:
+def _ident(name, where: str, reserved=frozenset((*formula_lang.FUNCTIONS, *CHECK_FUNCTIONS))) -> str:
     if not isinstance(name, str) or not _IDENT.fullmatch(name):
         raise BadFile(f"{where}: '{name}' is not a valid name (letters, digits, _; not starting with a digit)")
     if name in reserved:
@@ -579,7 +579,7 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
             # path below would build, with its messages (tests/test_schema_properties.py)
             cwhere = f"{where}.constants.{sym}"
             printed = _printed(ct["value"], f"{cwhere}.value")
-            constants.append(Constant(_ident(sym, cwhere), printed, "", ct["location"], verified=verified))
+            constants.append(Constant(_ident(sym, cwhere), printed, "", ct["location"], "", None, "", verified))
             continue
         cd = _Doc(ct, f"{where}.constants.{sym}")
         missing = cd.get("missing", False, bool)
