@@ -1,4 +1,5 @@
-"""Fit forms for `kb fit`, written as data in the formula language.
+"""Fit forms for `kb fit`: the small reader of `kb/forms.toml`, where the forms are data
+written in the formula language (as pint keeps its definitions in a file).
 
 A form is a formula over variables (data columns) and parameters, plus what a fitter needs:
 bounds, which parameters are best searched on a log scale, which enter linearly (the
@@ -15,6 +16,7 @@ import ast
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 from . import formula as formula_lang
 from .errors import KbError, UnknownId
@@ -86,270 +88,61 @@ class Form:
 
 
 # ----------------------------------------------------------------------------- the forms
+# The forms are data (kb/forms.toml, beside this module); this is the small reader. The file is
+# ours, but it is checked as strictly as a user's: unknown keys or a start grid that names no
+# grid are errors at import, not silent defaults.
 
-_EXP = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.3)
-_EXP_FINE = tuple(round(0.04 + 0.04 * i, 2) for i in range(30))  # 0.04 .. 1.2
-# two exponents: a 14 x 14 grid, denser where published exponents lie (0.05 .. 0.6); the
-# polish from the 8 best distant points finds the optimum (bench/fit.py checks on all data)
-_EXP_PAIR = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.65, 0.8, 1.0, 1.3)
-
-_ALLOCATION = (
-    ("a", "beta / (alpha + beta)"),
-    ("b", "alpha / (alpha + beta)"),
-    ("G", "(alpha * A / (beta * B))**(1 / (alpha + beta))"),
-    ("N_opt", "G * (C / 6)**a"),
-    ("D_opt", "(C / 6)**b / G"),
-    ("tokens_per_param", "D_opt / N_opt"),
-    ("L_opt", "E + A / N_opt**alpha + B / D_opt**beta"),
-)
-
-FORMS: "dict[str, Form]" = {}
+_FORM_KEYS = set(Form.__dataclass_fields__)
+_PARAM_KEYS = set(Param.__dataclass_fields__)
 
 
-def _add(form: Form) -> Form:
-    FORMS[form.name] = form
-    return form
+def _pairs(value, sets: dict, where: str) -> "tuple[tuple[str, str], ...]":
+    if isinstance(value, str):
+        if value not in sets:
+            raise KbError(f"forms.toml: {where} names no derived set '{value}'")
+        value = sets[value]
+    return tuple((str(a), str(b)) for a, b in value)
 
 
-_add(Form(
-    name="chinchilla",
-    title="Chinchilla parametric loss (Approach 3)",
-    formula="E + A / N**alpha + B / D**beta",
-    latex=r"L(N, D) = E + \frac{A}{N^{\alpha}} + \frac{B}{D^{\beta}}",
-    variables=("N", "D"),
-    params=(
-        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
-        Param("A", 1e-4, 1e15, log=True, linear=True, unit="nats/token * params^alpha"),
-        Param("B", 1e-4, 1e15, log=True, linear=True, unit="nats/token * tokens^beta"),
-        Param("alpha", 1e-3, 3.0, start=_EXP_PAIR),
-        Param("beta", 1e-3, 3.0, start=_EXP_PAIR),
-    ),
-    derived=_ALLOCATION,
-    optimum=("N_opt", "D_opt"),
-    source="hoffmann2022",
-    note="Compute-optimal allocation under C = 6ND in closed form (Hoffmann et al. eq 4).",
-))
-
-_add(Form(
-    name="kaplan",
-    title="Kaplan L(N, D)",
-    formula="((N_c / N)**(alpha_N / alpha_D) + D_c / D)**alpha_D",
-    latex=r"L(N,D) = \left[\left(\frac{N_c}{N}\right)^{\alpha_N/\alpha_D} + \frac{D_c}{D}\right]^{\alpha_D}",
-    variables=("N", "D"),
-    params=(
-        Param("N_c", 1e3, 1e25, log=True, start=(1e9, 1e11, 1e13, 1e15, 1e17), unit="params"),
-        Param("D_c", 1e3, 1e25, log=True, start=(1e9, 1e11, 1e13, 1e15, 1e17), unit="tokens"),
-        Param("alpha_N", 1e-3, 2.0, start=(0.03, 0.07, 0.15, 0.3, 0.6)),
-        Param("alpha_D", 1e-3, 2.0, start=(0.03, 0.07, 0.15, 0.3, 0.6)),
-    ),
-    source="kaplan2020",
-    note="No irreducible term: the loss goes to 0 as N, D grow.",
-))
-
-_add(Form(
-    name="power",
-    title="Single power law",
-    formula="A / X**alpha",
-    latex=r"L(X) = \frac{A}{X^{\alpha}}",
-    variables=("X",),
-    params=(
-        Param("A", 1e-8, 1e30, log=True, linear=True),
-        Param("alpha", 1e-4, 5.0, start=_EXP_FINE),
-    ),
-))
-
-_add(Form(
-    name="power_offset",
-    title="Power law with an irreducible term",
-    formula="E + A / X**alpha",
-    latex=r"L(X) = E + \frac{A}{X^{\alpha}}",
-    variables=("X",),
-    params=(
-        Param("E", 1e-6, 100.0, log=True, linear=True),
-        Param("A", 1e-8, 1e30, log=True, linear=True),
-        Param("alpha", 1e-4, 5.0, start=_EXP_FINE),
-    ),
-))
-
-_add(Form(
-    name="isik_bleu",
-    title="Isik et al. log-law for translation scores",
-    formula="(log(A * D**alpha))**beta",
-    latex=r"f(D_p) = \left(\log(A\,D_p^{\alpha})\right)^{\beta}",
-    variables=("D",),
-    target="score",
-    predicts=("f", "downstream score (BLEU or COMET)", ""),
-    kind="downstream",
-    params=(
-        Param("A", 1e-30, 1e30, log=True, start=(1e-6, 1e-3, 1.0, 1e3)),
-        Param("alpha", 1e-4, 5.0, start=(0.05, 0.1, 0.2, 0.5, 1.0)),
-        Param("beta", 1e-3, 10.0, start=(0.5, 1.0, 1.5, 2.0, 3.0)),
-    ),
-    source="isik2024",
-    note="D is pretraining tokens; the log base is not stated in the paper (natural log here).",
-))
-
-_add(Form(
-    name="isik_ce",
-    title="Isik et al. downstream cross-entropy law",
-    formula="E + A / D**alpha",
-    latex=r"L(D_p) = E + \frac{A}{D_p^{\alpha}}",
-    variables=("D",),
-    kind="downstream",
-    predicts=("L", "downstream cross-entropy after finetuning", "nats/token"),
-    params=(
-        Param("E", 1e-6, 100.0, log=True, linear=True, unit="nats/token"),
-        Param("A", 1e-8, 1e30, log=True, linear=True),
-        Param("alpha", 1e-4, 5.0, start=_EXP_FINE),
-    ),
-    source="isik2024",
-))
-
-_add(Form(
-    name="muennighoff",
-    title="Muennighoff et al. data-constrained loss",
-    formula="E + A / N_eff**alpha + B / D_eff**beta",
-    latex=r"L = E + \frac{A}{N'^{\alpha}} + \frac{B}{D'^{\beta}}",
-    variables=("N", "D", "U_D"),
-    where=(
-        ("G", "(alpha * A / (beta * B))**(1 / (alpha + beta))"),
-        ("U_N", "min((U_D * G)**(beta / alpha) * G, N)"),
-        ("R_N", "max(N / U_N - 1, 0)"),
-        ("R_D", "D / U_D - 1"),
-        ("N_eff", "U_N + U_N * R_N_star * (1 - exp(-R_N / R_N_star))"),
-        ("D_eff", "U_D + U_D * R_D_star * (1 - exp(-R_D / R_D_star))"),
-    ),
-    params=(
-        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
-        Param("A", 1e-2, 1e15, log=True, start=(1e2, 1e3)),
-        Param("B", 1e-2, 1e15, log=True, start=(1e2, 1e3)),
-        Param("alpha", 1e-2, 2.0, start=(0.2, 0.35, 0.5)),
-        Param("beta", 1e-2, 2.0, start=(0.2, 0.35, 0.5)),
-        Param("R_N_star", 1e-2, 1e4, log=True, start=(2.0, 5.0, 20.0)),
-        Param("R_D_star", 1e-2, 1e4, log=True, start=(2.0, 5.0, 20.0)),
-    ),
-    source="muennighoff2023",
-    note="U_D: unique tokens; repeated data and excess parameters decay with R_D_star, R_N_star. "
-         "The paper fits only R_N_star and R_D_star with the others frozen: pass fixed=.",
-))
+def _param(entry: dict, grids: dict, form: str) -> Param:
+    extra = set(entry) - _PARAM_KEYS
+    if extra:
+        raise KbError(f"forms.toml: form {form}: unknown parameter keys {sorted(extra)}")
+    start = entry.get("start", ())
+    if isinstance(start, str):
+        if start not in grids:
+            raise KbError(f"forms.toml: form {form}: start names no grid '{start}'")
+        start = grids[start]
+    return Param(**{**entry, "lo": float(entry["lo"]), "hi": float(entry["hi"]),
+                    "start": tuple(float(x) for x in start)})
 
 
-_SCALE = (1e5, 1e7, 1e9, 1e11, 1e13, 1e15, 1e17, 1e19, 1e21)
+def _load(path) -> "dict[str, Form]":
+    import tomllib  # the standard parser: the file is small and read once per process
 
-_add(Form(
-    name="broken_power",
-    title="Broken neural scaling law, one break (Caballero et al.)",
-    formula="E + B * X**(-c0) * (1 + (X / d1)**(1 / f1))**(-c1 * f1)",
-    latex=r"L(X) = E + B X^{-c_0} \left(1 + \left(\frac{X}{d_1}\right)^{1/f_1}\right)^{-c_1 f_1}",
-    variables=("X",),
-    params=(
-        Param("E", 1e-6, 100.0, log=True, linear=True),
-        Param("B", 1e-8, 1e30, log=True, linear=True),
-        Param("c0", 0.0, 3.0, start=(0.0, 0.05, 0.1, 0.2, 0.4, 0.8)),
-        Param("c1", -1.0, 3.0, start=(0.05, 0.1, 0.2, 0.4, 0.8)),
-        Param("d1", 1.0, 1e25, log=True, start=_SCALE),
-        Param("f1", 1e-2, 10.0, log=True, start=(0.1, 0.5, 2.0)),
-    ),
-    source="caballero2022",
-    note="Slope c0 before the break at X = d1, c0 + c1 after it; f1 is the sharpness of the break. "
-         "More breaks: write the product out in a law file.",
-))
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    grids = {k: tuple(v) for k, v in data.get("grids", {}).items()}
+    sets = data.get("derived_sets", {})
+    out = {}
+    for entry in data["form"]:
+        name = entry["name"]
+        extra = set(entry) - _FORM_KEYS
+        if extra:
+            raise KbError(f"forms.toml: form {name}: unknown keys {sorted(extra)}")
+        fields = {**entry, "variables": tuple(entry["variables"]),
+                  "params": tuple(_param(p, grids, name) for p in entry["params"])}
+        for key in ("where", "derived"):
+            if key in entry:
+                fields[key] = _pairs(entry[key], sets, f"form {name}: {key}")
+        for key in ("predicts", "optimum"):
+            if key in entry:
+                fields[key] = tuple(entry[key])
+        out[name] = Form(**fields)
+    return out
 
-_add(Form(
-    name="multiplicative",
-    title="Multiplicative power law in N and D",
-    formula="A / (N**alpha * D**beta)",
-    latex=r"L(N, D) = \frac{A}{N^{\alpha} D^{\beta}}",
-    variables=("N", "D"),
-    params=(
-        Param("A", 1e-8, 1e30, log=True, linear=True),
-        Param("alpha", 0.0, 3.0, start=_EXP_PAIR),
-        Param("beta", 0.0, 3.0, start=_EXP_PAIR),
-    ),
-    note="No irreducible term and no interaction beyond the product: log L is linear in log N and log D.",
-))
 
-_add(Form(
-    name="multiplicative_offset",
-    title="Multiplicative power law in N and D with an irreducible term",
-    formula="E + A / (N**alpha * D**beta)",
-    latex=r"L(N, D) = E + \frac{A}{N^{\alpha} D^{\beta}}",
-    variables=("N", "D"),
-    params=(
-        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
-        Param("A", 1e-8, 1e30, log=True, linear=True),
-        Param("alpha", 0.0, 3.0, start=_EXP_PAIR),
-        Param("beta", 0.0, 3.0, start=_EXP_PAIR),
-    ),
-))
-
-_add(Form(
-    name="shifted_power",
-    title="Shifted power law",
-    formula="E + A / (X + X_0)**alpha",
-    latex=r"L(X) = E + \frac{A}{(X + X_0)^{\alpha}}",
-    variables=("X",),
-    params=(
-        Param("E", 1e-6, 100.0, log=True, linear=True),
-        Param("A", 1e-8, 1e30, log=True, linear=True),
-        Param("X_0", 1e-6, 1e25, log=True, start=_SCALE),
-        Param("alpha", 1e-4, 5.0, start=_EXP),
-    ),
-    note="X_0 is where the curve bends from flat to a power law (e.g. an effective data offset).",
-))
-
-_add(Form(
-    name="kaplan_n",
-    title="Kaplan L(N): loss against parameters, data and compute not limiting",
-    formula="(N_c / N)**alpha_N",
-    latex=r"L(N) = \left(\frac{N_c}{N}\right)^{\alpha_N}",
-    variables=("N",),
-    params=(
-        Param("N_c", 1e3, 1e30, log=True, start=_SCALE[2:] + (1e23, 1e25)),
-        Param("alpha_N", 1e-3, 2.0, start=_EXP),
-    ),
-    source="kaplan2020",
-))
-
-_add(Form(
-    name="kaplan_c",
-    title="Kaplan L(C): loss against training compute (C in FLOP here, not PF-days)",
-    formula="(C_c / C)**alpha_C",
-    latex=r"L(C) = \left(\frac{C_c}{C}\right)^{\alpha_C}",
-    variables=("C",),
-    params=(
-        Param("C_c", 1e10, 1e40, log=True, start=(1e15, 1e18, 1e21, 1e24, 1e27, 1e30, 1e33)),
-        Param("alpha_C", 1e-3, 2.0, start=_EXP),
-    ),
-    source="kaplan2020",
-    note="C = 6ND is derived when the file has N and D but no compute column.",
-))
-
-_add(Form(
-    name="compute_offset",
-    title="Loss against training compute with an irreducible term",
-    formula="E + A / C**alpha",
-    latex=r"L(C) = E + \frac{A}{C^{\alpha}}",
-    variables=("C",),
-    params=(
-        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
-        Param("A", 1e-8, 1e40, log=True, linear=True),
-        Param("alpha", 1e-4, 3.0, start=_EXP_FINE),
-    ),
-))
-
-_add(Form(
-    name="params_offset",
-    title="Loss against parameters with an irreducible term",
-    formula="E + A / N**alpha",
-    latex=r"L(N) = E + \frac{A}{N^{\alpha}}",
-    variables=("N",),
-    params=(
-        Param("E", 1e-4, 20.0, log=True, linear=True, unit="nats/token"),
-        Param("A", 1e-8, 1e30, log=True, linear=True, unit="nats/token * params^alpha"),
-        Param("alpha", 1e-4, 3.0, start=_EXP_FINE),
-    ),
-))
+FORMS: "dict[str, Form]" = _load(Path(__file__).with_name("forms.toml"))
 
 
 def get(name: str) -> Form:

@@ -356,6 +356,24 @@ def test_forms_are_data():
             assert p.linear or p.start or len(form.params) == 1
 
 
+@pytest.mark.parametrize("change, problem", [
+    (("params = [", "params = [\n  { name = \"Z\", lo = 1.0, hi = 2.0, sharp = true },"), "unknown parameter keys"),
+    (('start = "exp_pair"', 'start = "exp_pairs"'), "names no grid"),
+    (('derived = "allocation"', 'derived = "allocations"'), "names no derived set"),
+    (('name = "chinchilla"', 'name = "chinchilla"\nslope = 1'), "unknown keys"),
+])
+def test_forms_file_is_read_strictly(tmp_path, change, problem):
+    # the forms file is data: a typo in it is an error naming the form, never a silent default
+    text = (Path(forms.__file__).with_name("forms.toml")).read_text()
+    old, new = change
+    assert old in text
+    bad = tmp_path / "forms.toml"
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(KbError, match=problem):
+        forms._load(bad)
+    assert forms._load(Path(forms.__file__).with_name("forms.toml")) == forms.FORMS
+
+
 def test_few_scales_warning():
     n = np.array([1e8, 1e8, 1e9, 1e9] * 3)
     d = np.array([2e9, 2e10, 2e10, 2e11, 5e9, 5e10] * 2)
