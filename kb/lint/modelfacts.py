@@ -50,7 +50,9 @@ def model_quotes(text: str):
         end = hits[i + 1].start() if i + 1 < len(hits) else len(text)
         seg_end = min(end, h.end() + 80)
         m = _QTY.search(text, h.end(), seg_end)
-        if not m or re.search(r"[;.]\s|\bthan\b|\bvs\.?\b|\bwhile\b", text[h.end():m.start()]):
+        between = text[h.end():m.start()] if m else ""
+        # the paper's rule ("Chinchilla's rule"), another number or a comparison in between: no fact
+        if not m or re.search(r"[;.]\s|\d|\bthan\b|\bvs\.?\b|\bwhile\b|\b(?:rule|law|optimal|scaling|approach)", between, re.I):
             continue
         model = names.get(_key(h.group(0)))
         if model is None:
