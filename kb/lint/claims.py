@@ -13,6 +13,7 @@ from .formulas import FormulaClaims
 from .judge import Judge, _fmt
 from .knowledge import _hint_key, _index, _symbol_roles, _unit_dim
 from .report import Finding
+from .modelfacts import ModelFactClaims
 from .rules import RuleClaims
 from .tokens import _NUMBER_TOKEN, _numbers
 from .vocab import _ALLOC, _APPROX, _ARXIV, _DOUBLE, _EXCLUDE, _FIRST_PERSON, _FORMULA, _HINT, _QUANT, _RANGE, _SHARE, _SYM, _TPP, _canon_symbol
@@ -23,7 +24,7 @@ from .vocab import _ALLOC, _APPROX, _ARXIV, _DOUBLE, _EXCLUDE, _FIRST_PERSON, _F
 _DIGIT = re.compile(r"\d")
 
 
-class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, ArithClaims, AllocationClaims):
+class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, ArithClaims, AllocationClaims, ModelFactClaims):
     def __init__(self, doc: _Doc, verbose: bool):
         self.doc, self.verbose, self.ix = doc, verbose, _index()
         self.out: "list[Finding]" = []
@@ -138,6 +139,7 @@ class _Linter(Judge, RuleClaims, FormulaClaims, CitationClaims, DerivedClaims, A
             if _EXCLUDE.search(s[max(0, n.start - 12):n.start]):
                 used.add(n.start)
         self.arithmetic(a, s, consume)
+        self.model_facts(a, s, consume)
         for m in _ARXIV.finditer(s):
             consume(m.start(), m.end())
             self.arxiv(a, m, mentions, ctx)
