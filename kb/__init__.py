@@ -43,10 +43,10 @@ def evaluate(ident: str, **inputs):
 def optimal(ident: str, compute):
     """Compute-optimal N and D (and loss where known) for budgets in FLOPs."""
     from . import calc
-    from .lookup import catalog_for, resolve
+    from .lookup import resolve_in
 
-    target = resolve(ident)
-    return calc.optimal(target, compute, catalog_for(ident))
+    target, cat = resolve_in(ident)
+    return calc.optimal(target, compute, cat)
 
 
 def inverse(ident: str, target, solve_for=None, **given):

@@ -360,15 +360,15 @@ def optimal(
     For a data-constrained loss law, --unique-tokens U finds the optimum when only U unique
     tokens exist (D above U means repeated epochs)."""
     from . import calc
-    from .lookup import catalog_for, resolve
+    from .lookup import resolve_in
 
     budgets = calc.parse_budgets([c for item in list(compute) + list(more or []) for c in item.split(",") if c.strip()])
     budgets.sort()  # --compute values and trailing ones arrive separately; report them in order
-    target = resolve(ident)
+    target, cat = resolve_in(ident)
     held = parse_assignments(given, sweep=False)
     if unique_tokens is not None:
         held["U"] = unique_tokens
-    result = calc.optimal(target, budgets, catalog_for(ident), held or None)
+    result = calc.optimal(target, budgets, cat, held or None)
     data = result.as_json()
     data["law"] = ident
     if as_json:

@@ -31,25 +31,9 @@ def _exact_catalog(ident: str, store):
     return None
 
 
-def resolve_in(ident: str, db: "str | None" = None):
-    """(the law or source `ident` means, a catalog holding it and what relates to it)."""
-    published = catalog_mod.published()
-    if published.has(ident):
-        return published.resolve(ident), published
-    from .store import Store
-
-    store = Store(db)
-    cat = _exact_catalog(ident, store)
-    if cat is not None:
-        return cat.resolve(ident), cat
-    everything = full_catalog(store=store)
-    try:
-        return everything.resolve(ident), everything
-    except UnknownId:
-        raise UnknownId("law or source", ident, everything.suggestions()) from None
-
-
 def catalog_for(ident: str, db: "str | None" = None):
+    """The smallest catalog holding `ident` if anything does: the published one, the few user
+    sources an exact user id needs, else the whole store (aliases, case, suggestions)."""
     published = catalog_mod.published()
     if published.has(ident):
         return published
@@ -57,6 +41,15 @@ def catalog_for(ident: str, db: "str | None" = None):
 
     store = Store(db)
     return _exact_catalog(ident, store) or full_catalog(store=store)
+
+
+def resolve_in(ident: str, db: "str | None" = None):
+    """(the law or source `ident` means, a catalog holding it and what relates to it)."""
+    cat = catalog_for(ident, db)
+    try:
+        return cat.resolve(ident), cat
+    except UnknownId:
+        raise UnknownId("law or source", ident, cat.suggestions()) from None
 
 
 def resolve(ident: str, db: "str | None" = None):

@@ -481,8 +481,9 @@ def _needed_tables(tables: list, only, also) -> "list[tuple[int, dict]]":
         for i in named.get(name, ()):
             if i not in wanted:
                 wanted.add(i)
-                todo.append(tables[i].get("constants_from"))
-        todo = [n for n in todo if isinstance(n, str)]
+                inherit = tables[i].get("constants_from")
+                if isinstance(inherit, str):
+                    todo.append(inherit)
     return [(i, tables[i]) for i in sorted(wanted)]
 
 
@@ -546,23 +547,10 @@ def _load_law(table, where, bibkey, source_conditions, earlier, origin) -> Law:
                 and type(vt.get("fitted", [])) is list):
             # { meaning, unit[, fitted] }, good text: what the general path below builds
             vwhere = f"{where}.variables.{sym}"
-            fitted = vt.get("fitted")
-            if fitted is not None:
-                if len(fitted) != 2:
-                    raise BadFile(f"{vwhere}: fitted must be [low, high]")
-                fitted = tuple(float(_printed(x, f"{vwhere}.fitted")) for x in fitted)
-                if not 0 <= fitted[0] <= fitted[1]:
-                    raise BadFile(f"{vwhere}: fitted range must be increasing and non-negative")
-            variables.append(Variable(_ident(sym, vwhere), vt["meaning"], vt["unit"], fitted))
+            variables.append(Variable(_ident(sym, vwhere), vt["meaning"], vt["unit"], _fitted(vt.get("fitted"), vwhere)))
             continue
         vd = _Doc(vt, f"{where}.variables.{sym}")
-        fitted = vd.get("fitted", None, list)
-        if fitted is not None:
-            if len(fitted) != 2:
-                raise BadFile(f"{vd.where}: fitted must be [low, high]")
-            fitted = tuple(float(_printed(x, f"{vd.where}.fitted")) for x in fitted)
-            if not 0 <= fitted[0] <= fitted[1]:
-                raise BadFile(f"{vd.where}: fitted range must be increasing and non-negative")
+        fitted = _fitted(vd.get("fitted", None, list), vd.where)
         variables.append(Variable(_ident(sym, vd.where), vd.text("meaning", required=True),
                                   vd.text("unit", required=True), fitted))
         vd.done()
@@ -707,6 +695,18 @@ def _strings(items: list, where: str) -> list:
             raise BadFile(f"{where}: expected strings, got {type(item).__name__} {str(item)[:20]!r}")
         _clean(item, where)
     return items
+
+
+def _fitted(fitted, where: str) -> "tuple[float, float] | None":
+    """A variable's fitted range [low, high] (a list, already type-checked) as floats."""
+    if fitted is None:
+        return None
+    if len(fitted) != 2:
+        raise BadFile(f"{where}: fitted must be [low, high]")
+    fitted = tuple(float(_printed(x, f"{where}.fitted")) for x in fitted)
+    if not 0 <= fitted[0] <= fitted[1]:
+        raise BadFile(f"{where}: fitted range must be increasing and non-negative")
+    return fitted
 
 
 _SHORTCUTS = True  # tests turn them off to compare: the general path alone must give the same

@@ -42,14 +42,21 @@ def wrap(text: str, indent: str = "  ") -> str:
                                 break_long_words=True, break_on_hyphens=False)
 
 
-_BREAKS = frozenset("\t\n\x0b\x0c\r")
-_BREAK = re.compile("[\t\n\x0b\x0c\r]")
+_BREAK_CHARS = "\t\n\x0b\x0c\r"  # what textwrap turns into spaces or breaks at
+_BREAKS = frozenset(_BREAK_CHARS)
+_BREAK = re.compile(f"[{_BREAK_CHARS}]")
+
+
+def _fits(text: str, width: int) -> bool:
+    """textwrap would give this cell back as it is: it fits, has no break character and no
+    space at either end."""
+    return len(text) <= width and text == text.strip() and _BREAKS.isdisjoint(text)
 
 
 def _cell(text: str, width: int) -> "list[str]":
     """textwrap.wrap(text, width) or [""], without textwrap for a cell that already fits on one
     line (a list of 1e5 laws is mostly such cells): the same lines, tested in test_terminal."""
-    if len(text) <= width and not (text[:1].isspace() or text[-1:].isspace()) and _BREAKS.isdisjoint(text):
+    if _fits(text, width):
         return [text]
     return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
 
@@ -84,7 +91,7 @@ def fit_table(headers, rows, limit: "int | None" = None, left=(0,), shrink=None)
         if max(map(len, col)) <= w and not _BREAK.search("".join(col)) and list(map(str.strip, col)) == col:
             continue
         for n, c in enumerate(col):
-            if len(c) > w or c != c.strip() or not _BREAKS.isdisjoint(c):
+            if not _fits(c, w):
                 wrapped[n, i] = _cell(c, w)
     row_format = "  ".join(("{:<%d}" if i in left else "{:>%d}") % w for i, w in enumerate(widths)).format
     lines = list(map(str.rstrip, map(row_format, *columns)))
