@@ -925,4 +925,9 @@ def main(argv=None) -> None:
         if _epipe(exc):
             _stdout_gone()
         raise
+    # The work is done and written: a Ctrl-C from here on must not turn it into a death by
+    # SIGINT (Python resets a Python-level handler to the default while shutting down, but
+    # leaves an ignored signal ignored).
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(code if isinstance(code, int) else 0)

@@ -6,14 +6,17 @@ the target's directory, writes and fsyncs it, then renames it over the target, s
 sees the old file or the new one, never half of one. A target that is a symlink, directory,
 device, FIFO or socket is refused, never replaced (a planted link cannot redirect the write).
 Any OSError (read-only file system, full disk, permission) is a KbError naming the file; the
-temporary file is removed, also on Ctrl-C.
+temporary file is removed. Ctrl-C is held off while a temporary file exists and takes effect
+right after the write.
 
 `inside=ROOT` confines a path to a directory: relative, no `..`, and no symlink on the way
 from ROOT to the file (the site's files, and the only ones `kb report` may delete).
 """
 
+import contextlib
 import errno
 import os
+import signal
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -108,6 +111,28 @@ def write_bytes(path, data: bytes, *, inside=None, only_if_changed: bool = False
     directory = path.parent
     if not directory.is_dir():
         raise KbError(f"cannot write {path}: directory {directory} does not exist")
+    with _ctrl_c_held():
+        return _write_new(path, directory, data, st)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Ctrl-C waits until the temporary file is renamed or removed: kb's SIGINT handler raises
+    at any bytecode, and one landing between mkstemp and the `try` below, or inside its cleanup,
+    left a stray temporary file (seen in tests/test_hostile.py). The signal is delivered, once,
+    when the write is over; where signals cannot be masked (not POSIX) nothing changes."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
+
+
+def _write_new(path: Path, directory: Path, data: bytes, st) -> bool:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".kb-tmp", dir=directory)
     except OSError as exc:
@@ -122,7 +147,7 @@ def write_bytes(path, data: bytes, *, inside=None, only_if_changed: bool = False
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except BaseException as exc:  # also Ctrl-C: never leave the temporary file behind
+    except BaseException as exc:  # any failure (Ctrl-C is held off): never leave the temporary file
         try:
             os.unlink(tmp)
         except OSError:

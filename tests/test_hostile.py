@@ -381,10 +381,14 @@ def test_output_into_a_closed_pipe_exits_0(tmp_path, args):
 
 def test_ctrl_c_prints_interrupted_and_leaves_no_partial_file(tmp_path):
     out = tmp_path / "site"
+    started = time.monotonic()
     _kb_proc(["report", "--out", out], tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait(120)
+    whole = time.monotonic() - started  # how long a whole report takes on this machine today
     shutil.rmtree(out)
     interrupted = 0
-    for delay in (1.0, 2.0, 3.0):
+    # Ctrl-C at fractions of a whole run, so that some land mid-report on a fast or a loaded
+    # machine alike (fixed delays all landed after the end on a fast one)
+    for delay in (0.5 * whole, 0.7 * whole, 0.9 * whole, 1.0, 2.0):
         proc = _kb_proc(["report", "--out", out], tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
